@@ -1,0 +1,183 @@
+"""The standard checks every loss of the project passes.
+
+A test module describes each loss as a :class:`LossCase` and subclasses :class:`StandardLossTests` with
+``cases = [...]``; ``conftest.py`` parametrises the ``case`` argument over them. The checks:
+
+- every reduction, the ``"none"`` output shape, ``"sum" == none.sum()`` and ``"mean"`` as documented;
+- the module equals the functional for every reduction;
+- float64 ``gradcheck`` on small inputs;
+- ``torch.compile(fullgraph=True)`` (``aot_eager`` backend, cheap on CPU) equals eager, value and gradient;
+- finite value and gradient under bf16 autocast;
+- a table of bad inputs, each with its exact error type and message;
+- hypothesis invariants: non-negativity, zero on identical inputs where the math says so, invariance to
+  permuting the batch.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+Inputs = tuple[Any, ...]
+
+
+@dataclass
+class BadInput:
+    """Call the functional with ``make(inputs) -> (args, kwargs)`` and expect ``exc`` whose message
+    contains ``message`` exactly."""
+
+    label: str
+    make: Callable[[Inputs], tuple[Inputs, dict[str, Any]]]
+    exc: type[Exception]
+    message: str
+
+
+@dataclass
+class LossCase:
+    """How to exercise one loss.
+
+    ``make_inputs(dtype, seed, scale)`` returns the positional arguments (floating ones in ``dtype``);
+    ``grad_argnums`` are the positions that take gradients; ``kwargs`` configure both the functional and
+    the module; ``none_shape(inputs)`` is the shape of the ``"none"`` output; ``mean_of(none, inputs)``
+    is what ``"mean"`` must equal (default ``none.mean()``); ``identical(inputs)`` returns inputs on which
+    the loss must be zero (None: no such claim); ``batch_args`` are the positions permuted together in
+    the batch-permutation invariance check.
+    """
+
+    name: str
+    functional: Callable[..., torch.Tensor]
+    module: Callable[..., torch.nn.Module]
+    make_inputs: Callable[[torch.dtype, int, float], Inputs]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    grad_argnums: Sequence[int] = (0,)
+    none_shape: Callable[[Inputs], tuple[int, ...]] | None = None
+    mean_of: Callable[[torch.Tensor, Inputs], torch.Tensor] | None = None
+    identical: Callable[[Inputs], Inputs] | None = None
+    nonnegative: bool = True
+    batch_args: Sequence[int] = (0, 1)
+    bad_inputs: Sequence[BadInput] = ()
+    reductions: Sequence[str] = ("none", "mean", "sum")
+    atol: float = 1e-5
+
+    def __str__(self) -> str:
+        return self.name
+
+    def call(self, inputs: Inputs, **extra: Any) -> torch.Tensor:
+        return self.functional(*inputs, **{**self.kwargs, **extra})
+
+    def build(self, **extra: Any) -> torch.nn.Module:
+        return self.module(**{**self.kwargs, **extra})
+
+
+def _grad_inputs(case: LossCase, inputs: Inputs) -> Inputs:
+    return tuple(
+        x.detach().clone().requires_grad_(True) if i in case.grad_argnums else x for i, x in enumerate(inputs)
+    )
+
+
+def _grads(case: LossCase, inputs: Inputs, out: torch.Tensor) -> list[torch.Tensor]:
+    wrt = [inputs[i] for i in case.grad_argnums]
+    return list(torch.autograd.grad(out, wrt, allow_unused=True, materialize_grads=True))
+
+
+def _close(a: torch.Tensor, b: torch.Tensor, atol: float) -> None:
+    torch.testing.assert_close(a, b, atol=atol, rtol=1e-4)
+
+
+_HYPO = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_scales = st.sampled_from([0.0, 1e-4, 1.0, 30.0])
+
+
+class StandardLossTests:
+    """Subclass with ``cases = [LossCase(...), ...]``."""
+
+    cases: Sequence[LossCase] = ()
+
+    def test_reductions(self, case: LossCase) -> None:
+        inputs = case.make_inputs(torch.float64, 0, 1.0)
+        none = case.call(inputs, reduction="none") if "none" in case.reductions else None
+        if none is not None and case.none_shape is not None:
+            assert tuple(none.shape) == tuple(case.none_shape(inputs))
+        for reduction in ("mean", "sum"):
+            if reduction not in case.reductions:
+                continue
+            out = case.call(inputs, reduction=reduction)
+            assert out.ndim == 0
+            if none is not None:
+                expect = none.sum() if reduction == "sum" else (
+                    case.mean_of(none, inputs) if case.mean_of else none.mean()
+                )
+                _close(out, expect, case.atol)
+
+    def test_module_equals_functional(self, case: LossCase) -> None:
+        inputs = case.make_inputs(torch.float32, 1, 1.0)
+        for reduction in case.reductions:
+            _close(case.build(reduction=reduction)(*inputs), case.call(inputs, reduction=reduction), case.atol)
+
+    def test_gradcheck(self, case: LossCase) -> None:
+        inputs = _grad_inputs(case, case.make_inputs(torch.float64, 2, 1.0))
+        reduction = "sum" if "sum" in case.reductions else case.reductions[0]
+
+        def fn(*diff: torch.Tensor) -> torch.Tensor:
+            full = list(inputs)
+            for i, x in zip(case.grad_argnums, diff, strict=True):
+                full[i] = x
+            return case.call(tuple(full), reduction=reduction)
+
+        assert torch.autograd.gradcheck(fn, [inputs[i] for i in case.grad_argnums], eps=1e-6, atol=1e-5)
+
+    def test_compile_equals_eager(self, case: LossCase) -> None:
+        torch._dynamo.reset()
+        reduction = "mean" if "mean" in case.reductions else case.reductions[0]
+        module = case.build(reduction=reduction)
+        compiled = torch.compile(module, backend="aot_eager", fullgraph=True)
+        inputs = _grad_inputs(case, case.make_inputs(torch.float32, 3, 1.0))
+        eager_out = module(*inputs)
+        eager_grads = _grads(case, inputs, eager_out)
+        comp_out = compiled(*inputs)
+        comp_grads = _grads(case, inputs, comp_out)
+        _close(comp_out, eager_out, case.atol)
+        for a, b in zip(comp_grads, eager_grads, strict=True):
+            _close(a, b, case.atol)
+
+    @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+    def test_autocast_finite(self, case: LossCase, dtype: torch.dtype) -> None:
+        inputs = _grad_inputs(case, case.make_inputs(torch.float32, 4, 30.0))
+        with torch.autocast("cpu", dtype=dtype):
+            out = case.call(inputs, reduction="mean" if "mean" in case.reductions else case.reductions[0])
+        assert torch.isfinite(out).all()
+        for g in _grads(case, inputs, out.float().sum()):
+            assert torch.isfinite(g).all()
+
+    def test_bad_inputs(self, case: LossCase) -> None:
+        inputs = case.make_inputs(torch.float32, 5, 1.0)
+        for bad in case.bad_inputs:
+            args, kwargs = bad.make(inputs)
+            with pytest.raises(bad.exc, match=re.escape(bad.message)):
+                case.functional(*args, **{**case.kwargs, **kwargs})
+
+    @_HYPO
+    @given(seed=st.integers(0, 2**16), scale=_scales)
+    def test_invariants(self, case: LossCase, seed: int, scale: float) -> None:
+        inputs = case.make_inputs(torch.float64, seed, scale)
+        values = case.call(inputs, reduction="none" if "none" in case.reductions else "sum")
+        assert torch.isfinite(values).all()
+        if case.nonnegative:
+            assert (values >= -1e-12).all()
+        if case.identical is not None:
+            same = case.call(case.identical(inputs), reduction="sum")
+            assert abs(float(same)) < 1e-9
+        if "sum" in case.reductions and case.batch_args:
+            n = inputs[case.batch_args[0]].shape[0]
+            perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+            permuted = tuple(x[perm] if i in case.batch_args else x for i, x in enumerate(inputs))
+            for reduction in ("sum", "mean"):
+                if reduction in case.reductions:
+                    _close(case.call(permuted, reduction=reduction), case.call(inputs, reduction=reduction), 1e-8)
