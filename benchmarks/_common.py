@@ -1,0 +1,132 @@
+"""Shared timing method for every benchmark (see benchmarks/README.md).
+
+Each case is a zero-argument callable that performs one full step (e.g. forward + backward). We seed
+everything, run ``warmup`` untimed calls, then ``repeats`` timed calls and report the median wall time;
+peers run side by side in the same process on the same inputs, and each row reports the ratio to the
+baseline named in the table. Peak memory is measured separately, for one call: CUDA's
+``max_memory_allocated`` on a GPU; on CPU the peak of the running total of tensor allocations minus frees
+that ``torch.profiler(profile_memory=True)`` records during the step.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def seed_all(seed: int = 0) -> None:
+    torch.manual_seed(seed)
+    import numpy as np
+
+    np.random.seed(seed)
+
+
+def time_median(fn: Callable[[], Any], *, warmup: int = 2, repeats: int = 7) -> float:
+    """Median wall-clock seconds of ``fn()`` over ``repeats`` runs after ``warmup`` untimed runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def peak_memory_mb(fn: Callable[[], Any]) -> float:
+    """Peak memory in MiB allocated by one call of ``fn`` (CUDA allocator on GPU, profiler on CPU)."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        fn()
+        torch.cuda.synchronize()
+        return (torch.cuda.max_memory_allocated() - base) / 2**20
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    # Walk every op's own allocations minus frees in time order; the running total's maximum is the peak.
+    events = sorted(
+        (e for e in prof.events() if e.self_cpu_memory_usage != 0), key=lambda e: e.time_range.start
+    )
+    running = peak = 0
+    for e in events:
+        running += e.self_cpu_memory_usage
+        peak = max(peak, running)
+    return peak / 2**20
+
+
+@dataclass
+class Row:
+    benchmark: str
+    case: str
+    impl: str
+    seconds: float
+    ratio: float | None = None  # seconds / baseline seconds (< 1 is faster than the baseline)
+    speedup: float | None = None  # baseline seconds / seconds
+    peak_mb: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def environment() -> dict[str, Any]:
+    return {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "threads": torch.get_num_threads(),
+        "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+    }
+
+
+def with_ratios(rows: Sequence[Row], baseline: str) -> list[Row]:
+    """Fill ``ratio``/``speedup`` of each row against the row of the same case whose impl is ``baseline``."""
+    base = {r.case: r.seconds for r in rows if r.impl == baseline}
+    for r in rows:
+        if r.case in base:
+            r.ratio = r.seconds / base[r.case]
+            r.speedup = base[r.case] / r.seconds
+    return list(rows)
+
+
+def markdown(rows: Sequence[Row], title: str, baseline: str) -> str:
+    lines = [
+        f"### {title}",
+        "",
+        f"Median of repeats; ratio = time / time of `{baseline}` (lower is faster); speed-up = inverse.",
+        "",
+        "| case | implementation | time (ms) | ratio | speed-up | peak memory (MiB) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        ratio = "" if r.ratio is None else f"{r.ratio:.3f}"
+        speedup = "" if r.speedup is None else f"{r.speedup:.1f}×"
+        mem = "" if r.peak_mb is None else f"{r.peak_mb:.1f}"
+        lines.append(f"| {r.case} | {r.impl} | {r.seconds * 1e3:.2f} | {ratio} | {speedup} | {mem} |")
+    return "\n".join(lines) + "\n"
+
+
+def write(name: str, rows: Sequence[Row], title: str, baseline: str) -> str:
+    """Write ``results/<name>.json`` and ``results/<name>.md``; return the markdown."""
+    RESULTS.mkdir(exist_ok=True)
+    table = markdown(rows, title, baseline)
+    payload = {"environment": environment(), "baseline": baseline, "rows": [asdict(r) for r in rows]}
+    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2))
+    (RESULTS / f"{name}.md").write_text(table)
+    return table
