@@ -62,13 +62,16 @@ def peak_memory_mb(fn: Callable[[], Any]) -> float:
 
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
-    # Walk every op's own allocations minus frees in time order; the running total's maximum is the peak.
-    events = sorted(
-        (e for e in prof.events() if e.self_cpu_memory_usage != 0), key=lambda e: e.time_range.start
+    # Each op's own allocations count from its start, its own frees from its end; the running total's
+    # maximum over time is the peak.
+    changes = sorted(
+        (e.time_range.start if e.self_cpu_memory_usage > 0 else e.time_range.end, e.self_cpu_memory_usage)
+        for e in prof.events()
+        if e.self_cpu_memory_usage != 0
     )
     running = peak = 0
-    for e in events:
-        running += e.self_cpu_memory_usage
+    for _, delta in changes:
+        running += delta
         peak = max(peak, running)
     return peak / 2**20
 
