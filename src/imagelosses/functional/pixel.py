@@ -42,8 +42,8 @@ WEIGHTED_MEANS = ("weight_sum", "count")
 CLASS_WEIGHT_MODES = ("balanced", "median_frequency")
 
 __all__ = [
-    "check_cross_entropy_options",
     "charbonnier_loss",
+    "check_cross_entropy_options",
     "class_frequency_weights",
     "l1_loss",
     "mse_loss",
@@ -64,13 +64,14 @@ def _pixel_weight(weight: Tensor | None, input: Tensor) -> Tensor | None:
     if weight is None:
         return None
     check_floating(weight, "weight")
+    given = fmt_shape(weight.shape)
     if weight.ndim == input.ndim - 1:
         weight = weight.unsqueeze(1)
     if weight.ndim != input.ndim or weight.shape[0] != input.shape[0] or weight.shape[2:] != input.shape[2:] or (
         weight.shape[1] not in (1, input.shape[1])
     ):
         fail("weight", f"a per-pixel map of shape (N, *) or (N, 1, *) matching input {fmt_shape(input.shape)}",
-             f"shape {fmt_shape(weight.shape)}")
+             f"shape {given}")
     return weight.expand_as(input)
 
 
