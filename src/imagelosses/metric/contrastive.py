@@ -1,0 +1,130 @@
+"""Contrastive loss (Hadsell, Chopra, LeCun, CVPR 2006), for explicit pairs and for a labelled batch.
+
+For a pair at distance ``D`` with ``y = 1`` when similar and ``y = 0`` when dissimilar:
+
+    ``l = ½·y·D² + ½·(1 − y)·max(0, m − D)²``
+
+Similar pairs are pulled together, dissimilar ones pushed apart until they are ``m`` away. ``D`` is the
+euclidean distance by default (zero-safe: identical points give ``D = 0`` with a finite gradient).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .._checks import check_floating, check_ndim, check_number, check_same_shape, check_tensor, fail, fmt_shape
+from .._reduction import check_reduction, reduce
+from ..losses._base import FunctionalLoss
+from .distances import check_distance, pairwise_distances, row_distances
+from .distributed import gather_batch
+from .mining import check_batch
+
+__all__ = ["ContrastiveLoss", "batch_contrastive_loss", "contrastive_loss"]
+
+
+def _check_options(margin: float, distance: str, reduction: str) -> None:
+    check_number(margin, "margin", low=0.0, low_inclusive=False)
+    check_distance(distance)
+    check_reduction(reduction)
+
+
+def _pair_loss(d: Tensor, similar: Tensor, margin: float) -> Tensor:
+    # ½·y·D² + ½·(1 − y)·max(0, m − D)²; for squared_euclidean D² is taken from D itself.
+    return 0.5 * torch.where(similar, d.square(), F.relu(margin - d).square())
+
+
+def contrastive_loss(
+    x1: Tensor,
+    x2: Tensor,
+    target: Tensor,
+    *,
+    margin: float = 1.0,
+    distance: str = "euclidean",
+    normalize: bool = False,
+    gather: bool = False,
+    reduction: str = "mean",
+) -> Tensor:
+    """Contrastive loss of explicit pairs ``(x1[i], x2[i])``; ``target[i]`` is 1 (similar) or 0.
+
+    ``"mean"`` divides by the number of pairs N; an empty batch gives 0. ``gather=True`` concatenates the
+    pairs of every ``torch.distributed`` rank first (see :mod:`imagelosses.metric.distributed`).
+
+    Shape:
+        x1, x2: (N, D); target: (N,) bool or integer in {0, 1}; output (N,) for ``"none"``.
+
+    Raises:
+        TypeError: non-floating x1/x2, floating target. ValueError: shapes, margin ≤ 0, unknown options.
+
+    References:
+        Hadsell, Chopra, LeCun, "Dimensionality Reduction by Learning an Invariant Mapping", CVPR 2006.
+    """
+    _check_options(margin, distance, reduction)
+    check_floating(x1, "x1")
+    check_ndim(x1, "x1", (2,), "(N, D)")
+    check_floating(x2, "x2")
+    check_same_shape(x2, "x2", x1, "x1")
+    check_tensor(target, "target")
+    if target.is_floating_point() or target.is_complex():
+        fail("target", "a bool or integer tensor (1 = similar, 0 = dissimilar)", f"dtype {target.dtype}",
+             exc=TypeError)
+    if target.shape != x1.shape[:1]:
+        fail("target", f"shape (N,) with N = {x1.shape[0]} as in x1 {fmt_shape(x1.shape)}",
+             f"shape {fmt_shape(target.shape)}")
+    if gather:
+        both, target = gather_batch(torch.cat([x1, x2], 1), target)
+        x1, x2 = both[:, : x1.shape[1]], both[:, x1.shape[1]:]
+    d = row_distances(x1, x2, distance=distance, normalize=normalize)
+    return reduce(_pair_loss(d, target != 0, margin), reduction)
+
+
+def batch_contrastive_loss(
+    embeddings: Tensor,
+    labels: Tensor,
+    *,
+    margin: float = 1.0,
+    distance: str = "euclidean",
+    normalize: bool = False,
+    gather: bool = False,
+    reduction: str = "mean",
+) -> Tensor:
+    """Contrastive loss over every pair ``i < j`` of a labelled batch (``y = [labels[i] == labels[j]]``).
+
+    ``"none"`` returns the B(B−1)/2 pair values in row-major order of the upper triangle; ``"mean"``
+    divides by B(B−1)/2 (0 when B ≤ 1). ``gather=True`` runs over the global batch of all ranks.
+
+    Shape:
+        embeddings: (B, D); labels: (B,) integer.
+    """
+    _check_options(margin, distance, reduction)
+    check_batch(embeddings, labels)
+    if gather:
+        embeddings, labels = gather_batch(embeddings, labels)
+    d = pairwise_distances(embeddings, distance=distance, normalize=normalize)
+    values = _pair_loss(d, labels[:, None] == labels[None, :], margin)
+    b = embeddings.shape[0]
+    if reduction == "none":
+        i, j = torch.triu_indices(b, b, offset=1, device=d.device)
+        return values[i, j]
+    upper = torch.ones(b, b, dtype=torch.bool, device=d.device).triu(1)
+    return reduce(torch.where(upper, values, 0.0), reduction, denominator=b * (b - 1) // 2)
+
+
+class ContrastiveLoss(FunctionalLoss):
+    """Contrastive loss (Hadsell 2006) as a module.
+
+    ``loss(embeddings, labels)`` runs :func:`batch_contrastive_loss` over all pairs ``i < j`` of a labelled
+    batch; ``loss(x1, x2, target)`` runs :func:`contrastive_loss` on explicit pairs. Same options for both.
+    """
+
+    def __init__(self, *, margin: float = 1.0, distance: str = "euclidean", normalize: bool = False,
+                 gather: bool = False, reduction: str = "mean") -> None:
+        _check_options(margin, distance, reduction)
+        super().__init__(batch_contrastive_loss, margin=margin, distance=distance, normalize=normalize,
+                         gather=gather, reduction=reduction)
+
+    def forward(self, a: Tensor, b: Tensor, target: Tensor | None = None) -> Tensor:  # type: ignore[override]
+        if target is None:
+            return super().forward(a, b)
+        return contrastive_loss(a, b, target, **self._options)

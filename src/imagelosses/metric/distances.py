@@ -1,0 +1,113 @@
+"""Distances between embeddings, in one place: euclidean, squared euclidean and cosine.
+
+Every metric loss of :mod:`imagelosses.metric` measures distances with these functions:
+
+- ``"squared_euclidean"``: ``‖x − y‖²`` (FaceNet, arXiv 1503.03832).
+- ``"euclidean"``: ``‖x − y‖`` (Hermans et al., arXiv 1703.07737). The derivative of ``sqrt`` is infinite
+  at 0, so the pairwise matrix uses ``sqrt(max(d², eps))`` where ``d² > eps`` and exactly ``0`` elsewhere:
+  identical points are at distance 0 with a zero gradient, and every gradient is at most
+  ``1 / (2·sqrt(eps))``.
+- ``"cosine"``: ``1 − cos(x, y)``, in ``[0, 2]``; a zero vector has cosine 0 to everything (distance 1).
+
+Optional L2 normalisation (:func:`l2_normalize`) maps a zero vector to the zero vector with a zero
+gradient instead of ``0/0``.
+
+The pairwise matrix is computed from the Gram matrix of the *centred* batch (distances do not change when
+every point moves by the same vector, and centring removes most of the cancellation of
+``‖x‖² + ‖y‖² − 2x·y``); identical rows then come out at distance 0. Half-precision inputs are computed in
+float32 with autocast disabled, so distances never overflow in fp16.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from .._checks import check_option
+
+Distance = Literal["euclidean", "squared_euclidean", "cosine"]
+DISTANCES: tuple[str, ...] = ("euclidean", "squared_euclidean", "cosine")
+EPS = 1e-12
+
+__all__ = ["DISTANCES", "Distance", "check_distance", "l2_normalize", "pairwise_distances", "row_distances"]
+
+
+def check_distance(distance: str) -> str:
+    """``distance`` must be one of :data:`DISTANCES`."""
+    return check_option(distance, "distance", DISTANCES)
+
+
+def _upcast(x: Tensor) -> Tensor:
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
+def l2_normalize(x: Tensor, *, eps: float = EPS) -> Tensor:
+    """``x / ‖x‖`` along the last dimension; rows with ``‖x‖² <= eps²`` become zero (zero gradient).
+
+    Unlike ``x / max(‖x‖, eps)`` (``torch.nn.functional.normalize``), whose gradient at a zero row is
+    ``1/eps``, this gives a zero row a zero gradient: the direction of the zero vector is undefined.
+    """
+    sq = x.square().sum(-1, keepdim=True)
+    ok = sq > eps * eps
+    inv = torch.where(ok, sq.clamp_min(eps * eps).rsqrt(), torch.zeros_like(sq))
+    return x * inv
+
+
+def _safe_sqrt(sq: Tensor, eps: float) -> Tensor:
+    return torch.where(sq > eps, sq.clamp_min(eps).sqrt(), torch.zeros_like(sq))
+
+
+def pairwise_distances(
+    x: Tensor, *, distance: str = "squared_euclidean", normalize: bool = False, eps: float = EPS
+) -> Tensor:
+    """The (B, B) matrix of distances between the rows of ``x``; the diagonal is exactly 0.
+
+    Args:
+        x: embeddings (B, D).
+        distance: ``"euclidean"``, ``"squared_euclidean"`` or ``"cosine"``.
+        normalize: L2-normalise the rows first (:func:`l2_normalize`).
+        eps: squared distances at or below ``eps`` count as 0 for ``"euclidean"``.
+
+    Shape:
+        x: (B, D); output (B, B), in float32 when ``x`` is half precision, else ``x.dtype``.
+    """
+    check_distance(distance)
+    with torch.autocast(x.device.type, enabled=False):
+        x = _upcast(x)
+        if normalize or distance == "cosine":
+            x = l2_normalize(x, eps=eps)
+        n = x.shape[0]
+        if distance == "cosine":
+            out = 1.0 - x @ x.t()
+        else:
+            if n > 0:
+                x = x - x.mean(0, keepdim=True)
+            sq = x.square().sum(1)
+            out = (sq[:, None] + sq[None, :] - 2.0 * (x @ x.t())).clamp_min(0.0)
+            if distance == "euclidean":
+                out = _safe_sqrt(out, eps)
+        eye = torch.eye(n, dtype=torch.bool, device=x.device)
+        return out.masked_fill(eye, 0.0)
+
+
+def row_distances(
+    x: Tensor, y: Tensor, *, distance: str = "euclidean", normalize: bool = False, eps: float = EPS
+) -> Tensor:
+    """Distances between matching rows of ``x`` and ``y`` (pairs), computed from ``x − y`` directly.
+
+    ``"euclidean"`` is ``‖x − y‖`` with the zero-safe square root described in the module docstring.
+
+    Shape:
+        x, y: (N, D); output (N,).
+    """
+    check_distance(distance)
+    with torch.autocast(x.device.type, enabled=False):
+        x, y = _upcast(x), _upcast(y)
+        if normalize or distance == "cosine":
+            x, y = l2_normalize(x, eps=eps), l2_normalize(y, eps=eps)
+        if distance == "cosine":
+            return 1.0 - (x * y).sum(-1)
+        sq = (x - y).square().sum(-1)
+        return sq if distance == "squared_euclidean" else _safe_sqrt(sq, eps)

@@ -1,0 +1,161 @@
+"""Online triplet mining inside a labelled batch, and :func:`mine_triplets` for offline mining.
+
+A *valid* triplet ``(a, p, n)`` has ``label[a] == label[p]``, ``a != p`` and ``label[n] != label[a]``.
+The three strategies select, from the (B, B) distance matrix ``D``:
+
+- ``"all"`` (batch-all, Hermans et al. 2017): every valid triplet. Enumerated chunk by chunk over the
+  anchor-positive pairs, so memory is O(chunk · B), never a B×B×B tensor.
+- ``"hard"`` (batch-hard, Hermans et al. 2017): per anchor with at least one positive and one negative,
+  the farthest positive and the closest negative. O(B²).
+- ``"semihard"`` (FaceNet, Schroff et al. 2015): per anchor-positive pair ``(a, p)`` whose anchor has a
+  negative, the negative ``n`` with the smallest ``D[a, n]`` among those with ``D[a, n] > D[a, p]``. It is the
+  hardest semi-hard negative when one exists (``D[a, p] < D[a, n] < D[a, p] + margin``); when none lies in
+  that band it is beyond the margin and the triplet's loss is 0. **When no negative is farther than the
+  positive** (every negative is hard) the pair falls back, with ``semihard_fallback="easiest"`` (default,
+  as TensorFlow Addons' ``triplet_semihard_loss``), to the easiest negative (the largest ``D[a, n]``), or is
+  dropped with ``"drop"``. O(B² log B) time (a sort and a binary search per row), O(B²) memory.
+
+References:
+    Schroff, Kalenichenko, Philbin, "FaceNet", CVPR 2015, arXiv 1503.03832.
+    Hermans, Beyer, Leibe, "In Defense of the Triplet Loss for Person Re-Identification", arXiv 1703.07737.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from .._checks import check_floating, check_integer, check_ndim, check_number, check_option, fail, fmt_shape
+from .distances import check_distance, pairwise_distances
+
+Mining = Literal["all", "hard", "semihard"]
+MINING: tuple[str, ...] = ("all", "hard", "semihard")
+FALLBACKS: tuple[str, ...] = ("easiest", "drop")
+CHUNK_ELEMENTS = 1 << 22  # (anchor-positive pairs) × B entries per batch-all chunk: 16 MiB in float32
+
+__all__ = ["FALLBACKS", "MINING", "Mining", "check_batch", "label_masks", "mine_triplets"]
+
+
+def check_batch(embeddings: Tensor, labels: Tensor) -> None:
+    """``embeddings`` (B, D) floating, ``labels`` (B,) integer."""
+    check_floating(embeddings, "embeddings")
+    check_ndim(embeddings, "embeddings", (2,), "(B, D)")
+    check_integer(labels, "labels")
+    if labels.ndim != 1 or labels.shape[0] != embeddings.shape[0]:
+        fail("labels", f"shape (B,) with B = {embeddings.shape[0]} as in embeddings {fmt_shape(embeddings.shape)}",
+             f"shape {fmt_shape(labels.shape)}")
+
+
+def check_mining_options(strategy: str, margin: float, semihard_fallback: str, name: str = "mining") -> None:
+    check_option(strategy, name, MINING)
+    check_number(margin, "margin", low=0.0, low_inclusive=False)
+    check_option(semihard_fallback, "semihard_fallback", FALLBACKS)
+
+
+def label_masks(labels: Tensor) -> tuple[Tensor, Tensor]:
+    """``(positive, negative)`` (B, B) boolean masks: same label and not the diagonal; different label."""
+    same = labels[:, None] == labels[None, :]
+    eye = torch.eye(labels.shape[0], dtype=torch.bool, device=labels.device)
+    return same & ~eye, ~same
+
+
+def hard_selection(dist: Tensor, pos: Tensor, neg: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Per anchor: index of the farthest positive, of the closest negative, and whether both exist."""
+    d = dist.detach()
+    p_idx = torch.where(pos, d, float("-inf")).argmax(1)
+    n_idx = torch.where(neg, d, float("inf")).argmin(1)
+    return p_idx, n_idx, pos.any(1) & neg.any(1)
+
+
+def semihard_selection(dist: Tensor, pos: Tensor, neg: Tensor, fallback: str) -> tuple[Tensor, Tensor]:
+    """Per anchor-positive pair: the negative index (B, B) and whether the pair is kept (B, B)."""
+    d = dist.detach()
+    sorted_d, order = torch.where(neg, d, float("inf")).sort(dim=1)
+    num_neg = neg.sum(1, keepdim=True)
+    first_farther = torch.searchsorted(sorted_d, d.contiguous(), right=True)
+    has_farther = first_farther < num_neg
+    pick = torch.where(has_farther, first_farther, num_neg - 1).clamp(0, max(d.shape[0] - 1, 0))
+    n_idx = order.gather(1, pick)
+    keep = pos & (num_neg > 0)
+    if fallback == "drop":
+        keep = keep & has_farther
+    return n_idx, keep
+
+
+def positive_pair_chunks(pos: Tensor) -> Iterator[tuple[Tensor, Tensor]]:
+    """The anchor-positive pairs ``(a, p)`` in row-major order, in chunks of ``CHUNK_ELEMENTS // B``."""
+    a_idx, p_idx = pos.nonzero(as_tuple=True)
+    chunk = max(1, CHUNK_ELEMENTS // max(pos.shape[0], 1))
+    for s in range(0, a_idx.shape[0], chunk):
+        yield a_idx[s:s + chunk], p_idx[s:s + chunk]
+
+
+def all_triplets(pos: Tensor, neg: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Every valid triplet, sorted by (anchor, positive, negative); memory O(chunk · B) while enumerating."""
+    parts = []
+    for a, p in positive_pair_chunks(pos):
+        row, n = neg[a].nonzero(as_tuple=True)
+        parts.append((a[row], p[row], n))
+    if not parts:
+        empty = torch.zeros(0, dtype=torch.long, device=pos.device)
+        return empty, empty, empty
+    return tuple(torch.cat(t) for t in zip(*parts, strict=True))  # type: ignore[return-value]
+
+
+@torch.no_grad()
+def mine_triplets(
+    embeddings: Tensor,
+    labels: Tensor,
+    strategy: str = "hard",
+    margin: float = 0.2,
+    *,
+    distance: str = "squared_euclidean",
+    normalize: bool = True,
+    semihard_fallback: str = "easiest",
+    active_only: bool = False,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Index triplets ``(anchor, positive, negative)`` chosen by a mining strategy.
+
+    These are exactly the triplets that :class:`imagelosses.metric.TripletLoss` with the same options uses,
+    in the order of its ``reduction="none"`` output: sorted by anchor, then positive, then negative. Use
+    them for offline mining (``triplet_margin_loss(x[a], x[p], x[n])``) or to inspect a batch.
+
+    Args:
+        embeddings: (B, D). labels: (B,) integer class labels.
+        strategy: ``"all"``, ``"hard"`` or ``"semihard"`` (see the module docstring).
+        margin: the triplet margin α > 0; used by ``active_only``.
+        distance: ``"squared_euclidean"``, ``"euclidean"`` or ``"cosine"``.
+        normalize: L2-normalise the embeddings first.
+        semihard_fallback: ``"easiest"`` or ``"drop"``, for pairs without a negative farther than the positive.
+        active_only: keep only triplets with ``D[a, p] − D[a, n] + margin > 0`` (non-zero hinge loss).
+
+    Returns:
+        Three LongTensors of equal length T on ``embeddings.device``. ``"all"`` returns up to B³ triplets
+        (3·8 bytes each): for large batches prefer ``active_only`` or another strategy.
+
+    Raises:
+        TypeError: non-floating embeddings or non-integer labels. ValueError: wrong shapes, margin ≤ 0, an
+        unknown strategy, distance or fallback.
+    """
+    check_batch(embeddings, labels)
+    check_mining_options(strategy, margin, semihard_fallback, "strategy")
+    check_distance(distance)
+    dist = pairwise_distances(embeddings, distance=distance, normalize=normalize)
+    pos, neg = label_masks(labels)
+    if strategy == "all":
+        a, p, n = all_triplets(pos, neg)
+    elif strategy == "hard":
+        p_idx, n_idx, valid = hard_selection(dist, pos, neg)
+        a = valid.nonzero(as_tuple=True)[0]
+        p, n = p_idx[a], n_idx[a]
+    else:
+        n_idx, keep = semihard_selection(dist, pos, neg, semihard_fallback)
+        a, p = keep.nonzero(as_tuple=True)
+        n = n_idx[a, p]
+    if active_only:
+        active = dist[a, p] - dist[a, n] + margin > 0
+        a, p, n = a[active], p[active], n[active]
+    return a, p, n

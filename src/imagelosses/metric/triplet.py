@@ -1,0 +1,274 @@
+"""Triplet losses: offline (pre-formed triplets) and online (mined inside a labelled batch).
+
+For a triplet with anchor-positive distance ``d_ap`` and anchor-negative distance ``d_an``:
+
+- hinge (FaceNet, arXiv 1503.03832): ``l = max(0, d_ap − d_an + α)``;
+- soft margin (Hermans et al., arXiv 1703.07737): ``l = ln(1 + exp(d_ap − d_an))``; no margin.
+
+All embeddings equal gives ``l = α`` (hinge) and ``ln 2 = 0.693147`` (soft margin).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .._checks import check_floating, check_ndim, check_number, check_option, check_same_shape
+from .._reduction import check_reduction, reduce, safe_divide
+from ..losses._base import FunctionalLoss
+from .distances import check_distance, l2_normalize, pairwise_distances, row_distances
+from .distributed import gather_batch
+from .mining import (
+    all_triplets,
+    check_batch,
+    check_mining_options,
+    hard_selection,
+    label_masks,
+    positive_pair_chunks,
+    semihard_selection,
+)
+
+AVERAGES: tuple[str, ...] = ("valid", "nonzero")
+
+__all__ = ["TripletLoss", "TripletStats", "triplet_loss", "triplet_margin_loss"]
+
+
+class TripletStats(NamedTuple):
+    """``return_stats=True`` output: the reduced loss, the number of triplets the strategy selected, how
+    many of them have a non-zero loss, and the fraction active (0 when there is none)."""
+
+    loss: Tensor
+    num_triplets: Tensor
+    num_active: Tensor
+    fraction_active: Tensor
+
+
+def _hinge(x: Tensor, margin: float, soft_margin: bool) -> Tensor:
+    return F.softplus(x) if soft_margin else F.relu(x + margin)
+
+
+# ------------------------------------------------------------------------------------------- offline
+def triplet_margin_loss(
+    anchor: Tensor,
+    positive: Tensor,
+    negative: Tensor,
+    *,
+    margin: float = 1.0,
+    distance: str = "euclidean",
+    soft_margin: bool = False,
+    swap: bool = False,
+    eps: float = 1e-6,
+    normalize: bool = False,
+    reduction: str = "mean",
+) -> Tensor:
+    """Triplet loss on pre-formed triplets (offline mining), ``l_i = max(0, d(a_i, p_i) − d(a_i, n_i) + α)``.
+
+    With the defaults it equals ``torch.nn.TripletMarginLoss(margin, p=2, eps, swap)``: ``"euclidean"`` is
+    torch's ``‖x − y + eps‖₂`` (the eps keeps the gradient finite at 0). ``swap`` (Balntas et al. 2016)
+    uses ``min(d(a, n), d(p, n))`` as the negative distance. ``soft_margin`` uses ``ln(1 + exp(d_ap − d_an))``
+    and ignores ``margin``. ``"mean"`` divides by the number of triplets N.
+
+    Shape:
+        anchor, positive, negative: (N, D); output (N,) for ``"none"``, else a scalar.
+
+    Raises:
+        TypeError: non-floating inputs. ValueError: shapes that differ or are not 2-D, margin ≤ 0, eps < 0,
+        unknown distance or reduction.
+    """
+    _check_offline_options(margin, distance, eps, reduction)
+    check_floating(anchor, "anchor")
+    check_ndim(anchor, "anchor", (2,), "(N, D)")
+    for name, x in (("positive", positive), ("negative", negative)):
+        check_floating(x, name)
+        check_same_shape(x, name, anchor, "anchor")
+
+    def d(x: Tensor, y: Tensor) -> Tensor:
+        if distance == "euclidean":
+            if normalize:
+                x, y = l2_normalize(x), l2_normalize(y)
+            return F.pairwise_distance(x, y, p=2.0, eps=eps)
+        return row_distances(x, y, distance=distance, normalize=normalize)
+
+    d_ap, d_an = d(anchor, positive), d(anchor, negative)
+    if swap:
+        d_an = torch.minimum(d_an, d(positive, negative))
+    return reduce(_hinge(d_ap - d_an, margin, soft_margin), reduction)
+
+
+def _check_offline_options(margin: float, distance: str, eps: float, reduction: str) -> None:
+    check_number(margin, "margin", low=0.0, low_inclusive=False)
+    check_distance(distance)
+    check_number(eps, "eps", low=0.0)
+    check_reduction(reduction)
+
+
+# -------------------------------------------------------------------------------------- batch-all op
+@torch.library.custom_op("imagelosses::batch_all_triplet", mutates_args=())
+def _batch_all(dist: Tensor, pos: Tensor, neg: Tensor, margin: float, soft_margin: bool
+               ) -> tuple[Tensor, Tensor, Tensor]:
+    """Sum of the losses of every valid triplet, the number with a non-zero loss, and ``∂sum/∂dist``.
+
+    Chunked over anchor-positive pairs: memory O(chunk · B) besides the (B, B) gradient.
+    """
+    grad = torch.zeros_like(dist)
+    total = torch.zeros((), dtype=torch.float64, device=dist.device)
+    active = torch.zeros((), dtype=torch.long, device=dist.device)
+    for a, p in positive_pair_chunks(pos):
+        x = dist[a, p][:, None] - dist[a]
+        mask = neg[a]
+        value = torch.where(mask, _hinge(x, margin, soft_margin), 0.0)
+        w = torch.sigmoid(x) if soft_margin else (x + margin > 0).to(dist.dtype)
+        w = torch.where(mask, w, 0.0)
+        total += value.sum(dtype=torch.float64)
+        active += (value > 0).sum()
+        grad.index_put_((a, p), w.sum(1), accumulate=True)
+        grad.index_add_(0, a, -w)
+    return total.to(dist.dtype), active, grad
+
+
+@_batch_all.register_fake
+def _(dist: Tensor, pos: Tensor, neg: Tensor, margin: float, soft_margin: bool) -> tuple[Tensor, Tensor, Tensor]:
+    return dist.new_empty(()), dist.new_empty((), dtype=torch.long), torch.empty_like(dist)
+
+
+def _batch_all_setup(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
+    ctx.save_for_backward(output[2])
+
+
+def _batch_all_backward(ctx: Any, g_total: Tensor, g_active: Any, g_grad: Any) -> tuple[Any, ...]:
+    (grad,) = ctx.saved_tensors
+    return g_total * grad, None, None, None, None
+
+
+_batch_all.register_autograd(_batch_all_backward, setup_context=_batch_all_setup)
+
+
+# -------------------------------------------------------------------------------------------- online
+def _check_online_options(mining: str, margin: float, distance: str, average: str, semihard_fallback: str,
+                          reduction: str) -> None:
+    check_mining_options(mining, margin, semihard_fallback)
+    check_distance(distance)
+    check_option(average, "average", AVERAGES)
+    check_reduction(reduction)
+
+
+def triplet_loss(
+    embeddings: Tensor,
+    labels: Tensor,
+    *,
+    mining: str = "all",
+    margin: float = 0.2,
+    distance: str = "squared_euclidean",
+    soft_margin: bool = False,
+    normalize: bool = True,
+    average: str = "valid",
+    semihard_fallback: str = "easiest",
+    gather: bool = False,
+    reduction: str = "mean",
+    return_stats: bool = False,
+) -> Tensor | TripletStats:
+    """Triplet loss with online mining inside a labelled batch.
+
+    Triplets are chosen by ``mining`` (``"all"``, ``"hard"``, ``"semihard"``; see
+    :mod:`imagelosses.metric.mining`, which also says what happens when an anchor-positive pair has no
+    semi-hard negative), distances are ``distance`` between the (optionally L2-normalised) embeddings, and
+    each selected triplet costs ``max(0, d_ap − d_an + α)`` or, with ``soft_margin``, ``ln(1 + exp(d_ap − d_an))``.
+
+    Reductions: ``"none"`` returns one value per selected triplet, in the order of
+    :func:`imagelosses.metric.mine_triplets` (length data-dependent); ``"sum"`` adds them; ``"mean"`` divides
+    the sum by the number of selected triplets (``average="valid"``: all valid triplets for batch-all, one
+    per anchor for batch-hard, one per anchor-positive pair for semi-hard) or by the number with a non-zero
+    loss (``average="nonzero"``, Hermans et al.'s batch-all). A batch without any valid triplet (B ≤ 1, no
+    label repeated, all labels equal) gives 0 with a zero gradient. Batch-all never builds a B×B×B tensor.
+
+    ``gather=True`` first gathers embeddings and labels over ``torch.distributed`` ranks
+    (:mod:`imagelosses.metric.distributed`): the loss is then the single-process loss of the global batch.
+
+    Shape:
+        embeddings: (B, D); labels: (B,) integer. Output: scalar, or (T,) for ``"none"``.
+
+    Returns:
+        The loss, or with ``return_stats`` a :class:`TripletStats`.
+
+    Raises:
+        TypeError: non-floating embeddings, non-integer labels. ValueError: embeddings not 2-D, labels not
+        (B,), margin ≤ 0, an unknown option value (the message lists the valid ones).
+
+    References:
+        Schroff et al., FaceNet, arXiv 1503.03832; Hermans et al., arXiv 1703.07737.
+
+    Example:
+        >>> x = torch.zeros(4, 3); y = torch.tensor([0, 0, 1, 1])
+        >>> float(triplet_loss(x, y, mining="hard", margin=0.2))
+        0.2
+    """
+    _check_online_options(mining, margin, distance, average, semihard_fallback, reduction)
+    check_batch(embeddings, labels)
+    if gather:
+        embeddings, labels = gather_batch(embeddings, labels)
+    dist = pairwise_distances(embeddings, distance=distance, normalize=normalize)
+    pos, neg = label_masks(labels)
+    if mining == "all" and reduction != "none":
+        total, num_active, _ = _batch_all(dist, pos, neg, float(margin), bool(soft_margin))
+        num_valid = (pos.sum(1) * neg.sum(1)).sum()
+    else:
+        if mining == "all":
+            a, p, n = all_triplets(pos, neg)
+            values = _hinge(dist[a, p] - dist[a, n], margin, soft_margin)
+            valid = None
+        elif mining == "hard":
+            p_idx, n_idx, valid = hard_selection(dist, pos, neg)
+            x = dist.gather(1, p_idx[:, None])[:, 0] - dist.gather(1, n_idx[:, None])[:, 0]
+            values = torch.where(valid, _hinge(x, margin, soft_margin), 0.0)
+        else:
+            n_idx, valid = semihard_selection(dist, pos, neg, semihard_fallback)
+            values = torch.where(valid, _hinge(dist - dist.gather(1, n_idx), margin, soft_margin), 0.0)
+        if reduction == "none":
+            values = values if valid is None else values[valid]
+            return _stats(values, values.numel(), (values > 0).sum()) if return_stats else values
+        total = values.sum()
+        num_valid = valid.sum()
+        num_active = (values > 0).sum()
+    loss = total if reduction == "sum" else reduce(
+        total.reshape(1), "mean", denominator=num_valid if average == "valid" else num_active)
+    return _stats(loss, num_valid, num_active) if return_stats else loss
+
+
+def _stats(loss: Tensor, num_valid: Tensor | int, num_active: Tensor) -> TripletStats:
+    num_valid = torch.as_tensor(num_valid, device=num_active.device)
+    fraction = safe_divide(num_active.to(torch.float64), num_valid)
+    return TripletStats(loss, num_valid, num_active, fraction)
+
+
+class TripletLoss(FunctionalLoss):
+    """Triplet loss with online mining; see :func:`triplet_loss` for the math and the options.
+
+    ``TripletLoss(mining="all"|"hard"|"semihard", margin=0.2, distance="squared_euclidean", soft_margin=False,
+    normalize=True, average="valid", semihard_fallback="easiest", gather=False, reduction="mean",
+    return_stats=False)``, called as ``loss(embeddings, labels)``.
+    """
+
+    def __init__(self, *, mining: str = "all", margin: float = 0.2, distance: str = "squared_euclidean",
+                 soft_margin: bool = False, normalize: bool = True, average: str = "valid",
+                 semihard_fallback: str = "easiest", gather: bool = False, reduction: str = "mean",
+                 return_stats: bool = False) -> None:
+        _check_online_options(mining, margin, distance, average, semihard_fallback, reduction)
+        super().__init__(triplet_loss, mining=mining, margin=margin, distance=distance, soft_margin=soft_margin,
+                         normalize=normalize, average=average, semihard_fallback=semihard_fallback,
+                         gather=gather, reduction=reduction, return_stats=return_stats)
+
+    def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:  # type: ignore[override]
+        return super().forward(embeddings, labels)
+
+
+class OfflineTripletLoss(FunctionalLoss):
+    """:func:`triplet_margin_loss` as a module, called as ``loss(anchor, positive, negative)``."""
+
+    def __init__(self, *, margin: float = 1.0, distance: str = "euclidean", soft_margin: bool = False,
+                 swap: bool = False, eps: float = 1e-6, normalize: bool = False, reduction: str = "mean") -> None:
+        _check_offline_options(margin, distance, eps, reduction)
+        super().__init__(triplet_margin_loss, margin=margin, distance=distance, soft_margin=soft_margin, swap=swap,
+                         eps=eps, normalize=normalize, reduction=reduction)
