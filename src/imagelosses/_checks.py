@@ -122,10 +122,8 @@ def check_index_range(target: Tensor, name: str, num_classes: int, ignore_index:
     """Every entry of ``target`` (other than ``ignore_index``) lies in ``[0, num_classes)``. Eager only."""
     if not _eager() or target.numel() == 0:
         return
-    valid = target if ignore_index is None else target[target != ignore_index]
-    if valid.numel() == 0:
-        return
-    lo, hi = int(valid.min()), int(valid.max())
+    valid = target if ignore_index is None else torch.where(target == ignore_index, 0, target)
+    lo, hi = (int(v) for v in torch.aminmax(valid))
     if lo < 0 or hi >= num_classes:
         bad = lo if lo < 0 else hi
         ign = "" if ignore_index is None else f" or ignore_index={ignore_index}"

@@ -307,23 +307,23 @@ def pixel_cross_entropy(
     _check_target_shape(target, input)
     num_classes = input.shape[1]
     check_index_range(target, "target", num_classes, ignore_index)
+    target = target.long()
     valid = target != ignore_index
-    safe_target = torch.where(valid, target, torch.zeros_like(target)).long()
+    safe_target = target.clamp(0, num_classes - 1)  # any class for ignored pixels; they are masked by `valid`
 
     def counts() -> Tensor:
         flat = torch.zeros(num_classes, dtype=torch.float32, device=input.device)
         return flat.index_add(0, safe_target.flatten(), valid.flatten().float())
 
     cw = _resolve_class_weight(class_weight, counts, num_classes, input)
-    values = F.cross_entropy(input, safe_target, weight=cw, reduction="none", label_smoothing=label_smoothing)
-    eff = valid.to(values.dtype)
-    if cw is not None:
-        eff = eff * cw.to(values.dtype)[safe_target]
-    scale = valid.to(values.dtype)
+    values = F.cross_entropy(input, target, weight=cw, ignore_index=ignore_index, reduction="none",
+                             label_smoothing=label_smoothing)  # already 0 on ignored pixels
+    eff = None if cw is None else cw.to(values.dtype).take(safe_target) * valid
     if weight is not None:
         pixel_map = _pixel_weight(weight, input[:, :1]).squeeze(1).to(values.dtype)
-        eff, scale = eff * pixel_map, scale * pixel_map
-    return _weighted_reduce(values * scale, reduction, weighted_mean, eff, valid.sum())
+        values = values * pixel_map
+        eff = pixel_map * valid if eff is None else eff * pixel_map
+    return _weighted_reduce(values, reduction, weighted_mean, eff, valid.sum())
 
 
 def _binary_cross_entropy(
