@@ -65,6 +65,9 @@ def label_masks(labels: Tensor) -> tuple[Tensor, Tensor]:
 def hard_selection(dist: Tensor, pos: Tensor, neg: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Per anchor: index of the farthest positive, of the closest negative, and whether both exist."""
     d = dist.detach()
+    if d.shape[1] == 0:  # argmax over an empty row is an error; an empty batch selects nothing
+        empty = torch.zeros(d.shape[0], dtype=torch.long, device=d.device)
+        return empty, empty, empty.bool()
     p_idx = torch.where(pos, d, float("-inf")).argmax(1)
     n_idx = torch.where(neg, d, float("inf")).argmin(1)
     return p_idx, n_idx, pos.any(1) & neg.any(1)
