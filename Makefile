@@ -22,6 +22,7 @@ test: lint
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/update_readme.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

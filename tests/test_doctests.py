@@ -1,0 +1,23 @@
+"""Every docstring example in the package runs as written."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import pkgutil
+
+import pytest
+import torch
+
+import imagelosses
+
+MODULES = sorted(
+    info.name for info in pkgutil.walk_packages(imagelosses.__path__, prefix="imagelosses.")
+)
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, extraglobs={"torch": torch}, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
