@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import ClassVar
 
 import pytest
 import torch
@@ -57,7 +58,7 @@ def _triplet_case(name: str, **kwargs) -> LossCase:
 
 
 class TestTripletStandard(StandardLossTests):
-    cases = [
+    cases: ClassVar[list[LossCase]] = [
         _triplet_case("all", mining="all"),
         _triplet_case("all-nonzero-euclid", mining="all", average="nonzero", distance="euclidean"),
         _triplet_case("hard", mining="hard"),
@@ -73,7 +74,7 @@ def _offline_inputs(dtype, seed, scale):
 
 
 class TestOfflineStandard(StandardLossTests):
-    cases = [
+    cases: ClassVar[list[LossCase]] = [
         LossCase(name="offline", functional=triplet_margin_loss, module=OfflineTripletLoss,
                  make_inputs=_offline_inputs, grad_argnums=(0, 1, 2), batch_args=(0, 1, 2),
                  none_shape=lambda i: (i[0].shape[0],),
@@ -225,7 +226,7 @@ def test_semihard_fallback_documented_behaviour():
     x = torch.tensor([[0.0], [1.0], [0.5], [1.1]], dtype=torch.float64)
     y = torch.tensor([0, 0, 1, 1])
     a, p, n = mine_triplets(x, y, "semihard", 0.2, distance="euclidean", normalize=False)
-    first = [(int(i), int(j), int(k)) for i, j, k in zip(a, p, n, strict=True)][0]
+    first = (int(a[0]), int(p[0]), int(n[0]))
     assert first == (0, 1, 3)  # the semi-hard negative, not the hard one at 0.5
     # Move the semi-hard negative inside: now every negative of anchor 0 is closer than its positive.
     x2 = torch.tensor([[0.0], [1.0], [0.5], [0.9]], dtype=torch.float64)

@@ -201,9 +201,9 @@ def triplet_loss(
         Schroff et al., FaceNet, arXiv 1503.03832; Hermans et al., arXiv 1703.07737.
 
     Example:
-        >>> x = torch.zeros(4, 3); y = torch.tensor([0, 0, 1, 1])
-        >>> float(triplet_loss(x, y, mining="hard", margin=0.2))
-        0.2
+        >>> x = torch.tensor([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]]); y = torch.tensor([0, 0, 1, 1])
+        >>> triplet_loss(x, y, mining="hard", margin=0.5, reduction="none")  # squared distances 0 or 2
+        tensor([0.5000, 0.5000, 0.5000, 2.5000])
     """
     _check_online_options(mining, margin, distance, average, semihard_fallback, reduction)
     check_batch(embeddings, labels)
