@@ -14,6 +14,7 @@ from .losses.perceptual import (
     TextureLoss,
 )
 from .losses.pixel import CharbonnierLoss, DiceLoss, FocalLoss, L1Loss, MSELoss, PixelCrossEntropyLoss
+from .metric import ContrastiveLoss, OfflineTripletLoss, PKSampler, TripletLoss, mine_triplets
 
 __version__ = "0.1.0"
 
@@ -21,15 +22,20 @@ __all__ = [
     "CharbonnierLoss",
     "CombinedFeatureLoss",
     "ContentStyleLoss",
+    "ContrastiveLoss",
     "DiceLoss",
     "FocalLoss",
     "L1Loss",
     "MSELoss",
+    "OfflineTripletLoss",
+    "PKSampler",
     "PerceptualLoss",
     "PixelCrossEntropyLoss",
     "StyleLoss",
     "TextureLoss",
+    "TripletLoss",
     "VGGFeatures",
     "gram_matrix",
+    "mine_triplets",
     "unet_weight_map",
 ]
