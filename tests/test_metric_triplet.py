@@ -215,7 +215,7 @@ def test_closed_forms_all_embeddings_equal(mining, distance):
     (g,) = torch.autograd.grad(out + soft, x)
     assert torch.isfinite(g).all()
     drop = triplet_loss(x, y, mining="semihard", semihard_fallback="drop", distance=distance)
-    assert float(drop) == 0.0  # no negative is farther than the positive: every pair is dropped
+    assert drop.item() == 0.0  # no negative is farther than the positive: every pair is dropped
     e = torch.full((5, 4), 0.3)
     assert float(triplet_margin_loss(e, e, e, margin=0.2)) == pytest.approx(0.2)
     assert float(triplet_margin_loss(e, e, e, soft_margin=True)) == pytest.approx(math.log(2.0))

@@ -31,7 +31,8 @@ Distance = Literal["euclidean", "squared_euclidean", "cosine"]
 DISTANCES: tuple[str, ...] = ("euclidean", "squared_euclidean", "cosine")
 EPS = 1e-12
 
-__all__ = ["DISTANCES", "Distance", "check_distance", "l2_normalize", "pairwise_distances", "row_distances"]
+__all__ = ["DISTANCES", "Distance", "check_distance", "l2_normalize", "pairwise_distances", "prepare_embeddings",
+           "row_distances"]
 
 
 def check_distance(distance: str) -> str:
@@ -53,6 +54,13 @@ def l2_normalize(x: Tensor, *, eps: float = EPS) -> Tensor:
     ok = sq > eps * eps
     inv = torch.where(ok, sq.clamp_min(eps * eps).rsqrt(), torch.zeros_like(sq))
     return x * inv
+
+
+def prepare_embeddings(x: Tensor, normalize: bool, *, eps: float = EPS) -> Tensor:
+    """``x`` in float32 when half precision, L2-normalised when asked (autocast disabled)."""
+    with torch.autocast(x.device.type, enabled=False):
+        x = _upcast(x)
+        return l2_normalize(x, eps=eps) if normalize else x
 
 
 def _safe_sqrt(sq: Tensor, eps: float) -> Tensor:

@@ -19,7 +19,7 @@ from torch import Tensor
 from .._checks import check_floating, check_ndim, check_number, check_option, check_same_shape
 from .._reduction import check_reduction, reduce, safe_divide
 from ..losses._base import FunctionalLoss
-from .distances import check_distance, l2_normalize, pairwise_distances, row_distances
+from .distances import check_distance, l2_normalize, pairwise_distances, prepare_embeddings, row_distances
 from .distributed import gather_batch
 from .mining import (
     all_triplets,
@@ -113,19 +113,37 @@ def _batch_all(dist: Tensor, pos: Tensor, neg: Tensor, margin: float, soft_margi
 
     Chunked over anchor-positive pairs: memory O(chunk · B) besides the (B, B) gradient.
     """
+    b = dist.shape[0]
     grad = torch.zeros_like(dist)
     total = torch.zeros((), dtype=torch.float64, device=dist.device)
     active = torch.zeros((), dtype=torch.long, device=dist.device)
-    for a, p in positive_pair_chunks(pos):
-        x = dist[a, p][:, None] - dist[a]
-        mask = neg[a]
-        value = torch.where(mask, _hinge(x, margin, soft_margin), 0.0)
-        w = torch.sigmoid(x) if soft_margin else (x + margin > 0).to(dist.dtype)
-        w = torch.where(mask, w, 0.0)
-        total += value.sum(dtype=torch.float64)
-        active += (value > 0).sum()
+    not_neg = ~neg
+    chunks = list(positive_pair_chunks(pos))
+    rows = max((a.shape[0] for a, _ in chunks), default=0)
+    # Buffers reused by every chunk: no per-chunk allocation of (chunk, B) tensors.
+    x_buf, v_buf, w_buf = (dist.new_empty((rows, b)) for _ in range(3))
+    m_buf, on_buf = (torch.empty((rows, b), dtype=torch.bool, device=dist.device) for _ in range(2))
+    zero = dist.new_zeros(())
+    for a, p in chunks:
+        k = a.shape[0]
+        x, v, w, m, on = x_buf[:k], v_buf[:k], w_buf[:k], m_buf[:k], on_buf[:k]
+        torch.index_select(dist, 0, a, out=x)
+        x.neg_().add_(dist[a, p][:, None])  # d_ap − d_an for every n
+        if not soft_margin:
+            x.add_(margin)
+        torch.index_select(not_neg, 0, a, out=m)
+        x.masked_fill_(m, float("-inf"))  # not a negative: zero loss, zero gradient
+        if soft_margin:
+            torch.logaddexp(x, zero, out=v)  # softplus
+            torch.sigmoid(x, out=w)
+        else:
+            torch.clamp(x, min=0.0, out=v)
+            torch.gt(x, 0.0, out=on)
+            w.copy_(on)
+        total += v.sum(dtype=torch.float64)
+        active += torch.count_nonzero(v)
         grad.index_put_((a, p), w.sum(1), accumulate=True)
-        grad.index_add_(0, a, -w)
+        grad.index_add_(0, a, w, alpha=-1.0)
     return total.to(dist.dtype), active, grad
 
 
@@ -209,29 +227,34 @@ def triplet_loss(
     check_batch(embeddings, labels)
     if gather:
         embeddings, labels = gather_batch(embeddings, labels)
-    dist = pairwise_distances(embeddings, distance=distance, normalize=normalize)
     pos, neg = label_masks(labels)
-    if mining == "all" and reduction != "none":
-        total, num_active, _ = _batch_all(dist, pos, neg, float(margin), bool(soft_margin))
-        num_valid = (pos.sum(1) * neg.sum(1)).sum()
+    valid: Tensor | None = None
+    if mining == "hard":
+        # Mine on a matrix without gradient; differentiate only the 2·B selected distances (O(B·D) backward).
+        x = prepare_embeddings(embeddings, normalize)
+        p_idx, n_idx, valid = hard_selection(pairwise_distances(x.detach(), distance=distance), pos, neg)
+        x_ap = row_distances(x, x[p_idx], distance=distance) - row_distances(x, x[n_idx], distance=distance)
+        values = torch.where(valid, _hinge(x_ap, margin, soft_margin), 0.0)
     else:
-        if mining == "all":
-            a, p, n = all_triplets(pos, neg)
-            values = _hinge(dist[a, p] - dist[a, n], margin, soft_margin)
-            valid = None
-        elif mining == "hard":
-            p_idx, n_idx, valid = hard_selection(dist, pos, neg)
-            x = dist.gather(1, p_idx[:, None])[:, 0] - dist.gather(1, n_idx[:, None])[:, 0]
-            values = torch.where(valid, _hinge(x, margin, soft_margin), 0.0)
-        else:
+        dist = pairwise_distances(embeddings, distance=distance, normalize=normalize)
+        if mining == "semihard":
             n_idx, valid = semihard_selection(dist, pos, neg, semihard_fallback)
             values = torch.where(valid, _hinge(dist - dist.gather(1, n_idx), margin, soft_margin), 0.0)
-        if reduction == "none":
-            values = values if valid is None else values[valid]
-            return _stats(values, values.numel(), (values > 0).sum()) if return_stats else values
-        total = values.sum()
-        num_valid = valid.sum()
-        num_active = (values > 0).sum()
+        elif reduction == "none":
+            a, p, n = all_triplets(pos, neg)
+            values = _hinge(dist[a, p] - dist[a, n], margin, soft_margin)
+        else:
+            total, num_active, _ = _batch_all(dist, pos, neg, float(margin), bool(soft_margin))
+            num_valid = (pos.sum(1) * neg.sum(1)).sum()
+            return _reduced(total, num_valid, num_active, reduction, average, return_stats)
+    if reduction == "none":
+        values = values if valid is None else values[valid]
+        return _stats(values, values.numel(), (values > 0).sum()) if return_stats else values
+    return _reduced(values.sum(), valid.sum(), (values > 0).sum(), reduction, average, return_stats)
+
+
+def _reduced(total: Tensor, num_valid: Tensor, num_active: Tensor, reduction: str, average: str,
+             return_stats: bool) -> Tensor | TripletStats:
     loss = total if reduction == "sum" else reduce(
         total.reshape(1), "mean", denominator=num_valid if average == "valid" else num_active)
     return _stats(loss, num_valid, num_active) if return_stats else loss
