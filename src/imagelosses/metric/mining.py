@@ -73,19 +73,33 @@ def hard_selection(dist: Tensor, pos: Tensor, neg: Tensor) -> tuple[Tensor, Tens
     return p_idx, n_idx, pos.any(1) & neg.any(1)
 
 
-def semihard_selection(dist: Tensor, pos: Tensor, neg: Tensor, fallback: str) -> tuple[Tensor, Tensor]:
-    """Per anchor-positive pair: the negative index (B, B) and whether the pair is kept (B, B)."""
+def positive_table(pos: Tensor) -> tuple[Tensor, Tensor]:
+    """Each anchor's positives, compacted: a (B, K) table of column indices in increasing order and a mask of
+    the filled entries, K = the largest number of positives of an anchor (B under ``torch.compile``)."""
+    b = pos.shape[0]
+    num_pos = pos.sum(1)
+    kmax = b if torch.compiler.is_compiling() or b == 0 else int(num_pos.max())
+    rank = torch.where(pos, pos.cumsum(1) - 1, kmax)  # column kmax is a dump for non-positives
+    cols = torch.arange(b, device=pos.device).expand(b, b)
+    table = torch.zeros(b, kmax + 1, dtype=torch.long, device=pos.device).scatter_(1, rank, cols)[:, :kmax]
+    return table, torch.arange(kmax, device=pos.device)[None, :] < num_pos[:, None]
+
+
+def semihard_selection(dist: Tensor, pos: Tensor, neg: Tensor, fallback: str) -> tuple[Tensor, Tensor, Tensor]:
+    """Per anchor-positive pair, compacted as in :func:`positive_table`: the positive (B, K), the chosen
+    negative (B, K) and whether the pair is kept (B, K)."""
     d = dist.detach()
+    p_idx, filled = positive_table(pos)
     sorted_d, order = torch.where(neg, d, float("inf")).sort(dim=1)
     num_neg = neg.sum(1, keepdim=True)
-    first_farther = torch.searchsorted(sorted_d, d.contiguous(), right=True)
+    first_farther = torch.searchsorted(sorted_d, d.gather(1, p_idx), right=True)
     has_farther = first_farther < num_neg
     pick = torch.where(has_farther, first_farther, num_neg - 1).clamp(0, max(d.shape[0] - 1, 0))
     n_idx = order.gather(1, pick)
-    keep = pos & (num_neg > 0)
+    keep = filled & (num_neg > 0)
     if fallback == "drop":
         keep = keep & has_farther
-    return n_idx, keep
+    return p_idx, n_idx, keep
 
 
 def positive_pair_chunks(pos: Tensor) -> Iterator[tuple[Tensor, Tensor]]:
@@ -155,9 +169,9 @@ def mine_triplets(
         a = valid.nonzero(as_tuple=True)[0]
         p, n = p_idx[a], n_idx[a]
     else:
-        n_idx, keep = semihard_selection(dist, pos, neg, semihard_fallback)
-        a, p = keep.nonzero(as_tuple=True)
-        n = n_idx[a, p]
+        p_idx, n_idx, keep = semihard_selection(dist, pos, neg, semihard_fallback)
+        a, j = keep.nonzero(as_tuple=True)
+        p, n = p_idx[a, j], n_idx[a, j]
     if active_only:
         active = dist[a, p] - dist[a, n] + margin > 0
         a, p, n = a[active], p[active], n[active]

@@ -229,18 +229,22 @@ def triplet_loss(
         embeddings, labels = gather_batch(embeddings, labels)
     pos, neg = label_masks(labels)
     valid: Tensor | None = None
-    if mining == "hard":
-        # Mine on a matrix without gradient; differentiate only the 2·B selected distances (O(B·D) backward).
+    if mining in ("hard", "semihard"):
+        # Mine on a matrix without gradient; differentiate only the selected distances (O(T·D) backward).
         x = prepare_embeddings(embeddings, normalize)
-        p_idx, n_idx, valid = hard_selection(pairwise_distances(x.detach(), distance=distance), pos, neg)
-        x_ap = row_distances(x, x[p_idx], distance=distance) - row_distances(x, x[n_idx], distance=distance)
+        dist = pairwise_distances(x.detach(), distance=distance)
+        if mining == "hard":
+            p_idx, n_idx, valid = hard_selection(dist, pos, neg)
+            anchor = x
+        else:
+            p_idx, n_idx, valid = semihard_selection(dist, pos, neg, semihard_fallback)
+            anchor = x[:, None, :].expand(-1, p_idx.shape[1], -1)
+        x_ap = row_distances(anchor, x[p_idx], distance=distance) - row_distances(
+            anchor, x[n_idx], distance=distance)
         values = torch.where(valid, _hinge(x_ap, margin, soft_margin), 0.0)
     else:
         dist = pairwise_distances(embeddings, distance=distance, normalize=normalize)
-        if mining == "semihard":
-            n_idx, valid = semihard_selection(dist, pos, neg, semihard_fallback)
-            values = torch.where(valid, _hinge(dist - dist.gather(1, n_idx), margin, soft_margin), 0.0)
-        elif reduction == "none":
+        if reduction == "none":
             a, p, n = all_triplets(pos, neg)
             values = _hinge(dist[a, p] - dist[a, n], margin, soft_margin)
         else:
