@@ -37,5 +37,6 @@ def oxford_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def tiny_vgg(layers: tuple[str, ...] = ("relu1_2",), *, seed: int = 0, arch: str = "vgg16",
              pooling: str = "max", dtype: torch.dtype = torch.float32) -> VGGFeatures:
     """A random-weight truncated VGG for mechanics tests (never for claims about quality)."""
-    torch.manual_seed(seed)
-    return VGGFeatures(arch, layers, weights=None, pooling=pooling).to(dtype)
+    with torch.random.fork_rng():  # leave the global generator as it was
+        torch.manual_seed(seed)
+        return VGGFeatures(arch, layers, weights=None, pooling=pooling).to(dtype)

@@ -1,0 +1,148 @@
+"""Perceptual + style training step: imagelosses' one-pass CombinedFeatureLoss against piq's ContentLoss +
+StyleLoss and a hand-written lower bound, all on the real Oxford VGG16 weights (``weights="oxford"``).
+
+The step is forward + backward of ``perceptual(relu2_2) + 1e3 · style(relu1_2, relu2_2, relu3_3, relu4_3)``
+(Johnson et al.), for a prediction that requires grad and a fixed target:
+
+- ``imagelosses CombinedFeatureLoss``: one backbone pass on the prediction (with grad), one on the target
+  (no grad), both terms read the shared feature dicts.
+- ``piq ContentLoss + StyleLoss``: piq 0.8 given the same truncated network (torchvision layout, in-place
+  ReLUs, the same weights with Caffe's BGR order folded into conv1_1 since piq only normalises RGB) and the
+  same layers; its layer weights (1/C for content, 1/(HW)² per style layer) undo its different
+  normalisations so all three compute the same number, which is checked before timing. piq runs the
+  network on both images once per loss: four passes, two of them with grad.
+- ``lower bound (hand-written)``: the truncated network run once on each image inline, the two terms in
+  a few tensor ops, backward.
+
+Run: ``python benchmarks/bench_perceptual.py [--quick] [--large]`` (``--large`` adds 4×3×256×256).
+Method in benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _common import Row, peak_memory_mb, seed_all, time_median, with_ratios, write
+
+from imagelosses import CombinedFeatureLoss, PerceptualLoss, StyleLoss, VGGFeatures
+
+CONTENT = ("relu2_2",)
+STYLE = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+STYLE_WEIGHT = 1e3
+OURS = "imagelosses CombinedFeatureLoss"
+PIQ = "piq ContentLoss + StyleLoss"
+LOWER = "lower bound (hand-written)"
+RGB_MEAN = torch.tensor([123.68, 116.779, 103.939]).view(1, 3, 1, 1) / 255
+RGB_STD = torch.full((1, 3, 1, 1), 1 / 255)
+
+
+def torchvision_style_body(vgg: VGGFeatures) -> nn.Sequential:
+    """The same truncated network as piq or a user would hold it: in-place ReLUs, RGB-ordered conv1_1."""
+    body = copy.deepcopy(vgg.features)
+    body[0].weight.data = body[0].weight.data.flip(1)
+    for i, module in enumerate(body):
+        if isinstance(module, nn.ReLU):
+            body[i] = nn.ReLU(inplace=True)
+    return body.requires_grad_(False).eval()
+
+
+def make_steps(x: Tensor, y: Tensor, vgg: VGGFeatures) -> dict[str, Callable[[], Tensor]]:
+    """Zero-argument callables that compute the loss (the caller runs backward)."""
+    import piq
+
+    combined = CombinedFeatureLoss({"perceptual": (1.0, PerceptualLoss(extractor=vgg, layers=CONTENT)),
+                                    "style": (STYLE_WEIGHT, StyleLoss(extractor=vgg, layers=STYLE))})
+    body = torchvision_style_body(vgg)
+    names = vgg.available_layers
+    index = {name: str(i) for i, name in enumerate(names)}
+    feats = vgg(y)
+    channels = feats[CONTENT[0]].shape[1]
+    positions = [feats[k].shape[2] * feats[k].shape[3] for k in STYLE]
+    piq_kw = {"feature_extractor": body, "mean": RGB_MEAN.flatten().tolist(), "std": RGB_STD.flatten().tolist(),
+              "normalize_features": False, "replace_pooling": False, "reduction": "mean"}
+    piq_content = piq.ContentLoss(layers=[index[k] for k in CONTENT], weights=[1.0 / channels], **piq_kw)
+    piq_style = piq.StyleLoss(layers=[index[k] for k in STYLE], weights=[1.0 / p**2 for p in positions], **piq_kw)
+
+    taps = {names.index(k): k for k in (*CONTENT, *STYLE)}
+    last = max(taps)
+
+    def run(img: Tensor) -> dict[str, Tensor]:
+        h = (img - RGB_MEAN) / RGB_STD
+        out = {}
+        for i in range(last + 1):
+            h = body[i](h)
+            if i in taps:
+                out[taps[i]] = h
+        return out
+
+    def gram(f: Tensor) -> Tensor:
+        n, c, hh, ww = f.shape
+        f = f.reshape(n, c, hh * ww)
+        return torch.bmm(f, f.transpose(1, 2)) / (c * hh * ww)
+
+    def lower() -> Tensor:
+        fx = run(x)
+        with torch.no_grad():
+            fy = run(y)
+        content = (fx[CONTENT[0]] - fy[CONTENT[0]]).square().mean(dim=(1, 2, 3)).mean()
+        style = sum((gram(fx[k]) - gram(fy[k])).square().sum(dim=(1, 2)) for k in STYLE).mean()
+        return content + STYLE_WEIGHT * style
+
+    return {
+        OURS: lambda: combined(x, y),
+        PIQ: lambda: piq_content(x, y) + STYLE_WEIGHT * piq_style(x, y),
+        LOWER: lower,
+    }
+
+
+def _rows(shape: tuple[int, int, int, int], vgg: VGGFeatures, repeats: int) -> list[Row]:
+    seed_all(0)
+    x = torch.rand(*shape, requires_grad=True)
+    y = torch.rand(*shape)
+    steps = make_steps(x, y, vgg)
+    values = {impl: float(fn().detach()) for impl, fn in steps.items()}
+    ref = values[LOWER]
+    for impl, value in values.items():
+        if abs(value - ref) > 1e-3 * abs(ref):
+            raise RuntimeError(f"{impl} computes {value}, the lower bound {ref}: not the same loss")
+    case = "×".join(map(str, shape)) + ", fwd+bwd"
+    rows = []
+    for impl, fn in steps.items():
+        def step(fn: Callable[[], Tensor] = fn) -> None:
+            fn().backward()
+            x.grad = None
+
+        rows.append(Row("perceptual_style", case, impl, time_median(step, warmup=2, repeats=repeats),
+                        peak_mb=peak_memory_mb(step), extra={"loss": values[impl]}))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--large", action="store_true", help="also 4×3×256×256 (slow on CPU)")
+    args = parser.parse_args(argv)
+    vgg = VGGFeatures("vgg16", (*CONTENT, *STYLE), weights="oxford")
+    shapes = [(2, 3, 128, 128)] + ([(4, 3, 256, 256)] if args.large else [])
+    rows = [row for shape in shapes for row in _rows(shape, vgg, 3 if args.quick else 7)]
+    rows = with_ratios(rows, LOWER)
+    table = write("perceptual", rows, "Perceptual (relu2_2) + style (relu1_2…relu4_3), Oxford VGG16, CPU", LOWER)
+    by_case: dict[str, dict[str, float]] = {}
+    for r in rows:
+        by_case.setdefault(r.case, {})[r.impl] = r.seconds
+    notes = "\n".join(f"- {case}: ours / lower bound = {t[OURS] / t[LOWER]:.3f}; piq / ours = {t[PIQ] / t[OURS]:.2f}×"
+                      for case, t in by_case.items())
+    print(table + "\n" + notes)
+
+
+if __name__ == "__main__":
+    main()
