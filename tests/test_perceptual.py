@@ -438,3 +438,15 @@ def test_real_weights_content_style_and_gradients() -> None:
     torch.testing.assert_close(parts.total, content_ref + 1e3 * style_ref, rtol=1e-4, atol=0)
     parts.total.backward()
     assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    import imagelosses.features.vgg
+    import imagelosses.functional.perceptual
+    import imagelosses.losses.perceptual
+
+    for module in (imagelosses.features.vgg, imagelosses.functional.perceptual, imagelosses.losses.perceptual):
+        result = doctest.testmod(module)
+        assert result.failed == 0 and result.attempted > 0, module.__name__

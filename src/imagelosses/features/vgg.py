@@ -86,6 +86,14 @@ class VGGFeatures(nn.Module):
     References:
         Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale Image Recognition",
         arXiv 1409.1556.
+
+    Example:
+        >>> import torch
+        >>> vgg = VGGFeatures("vgg16", ("conv1_2", "relu2_2"), weights=None)  # weights="oxford" offline
+        >>> {k: tuple(v.shape) for k, v in vgg(torch.rand(2, 1, 16, 16)).items()}
+        {'conv1_2': (2, 64, 16, 16), 'relu2_2': (2, 128, 8, 8)}
+        >>> len(vgg.features)  # conv1_1 … relu2_2
+        9
     """
 
     def __init__(self, arch: str = "vgg16", layers: str | Sequence[str] = ("relu2_2",), *,

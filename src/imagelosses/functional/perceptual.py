@@ -201,7 +201,7 @@ def perceptual_loss(input: Tensor | Features, target: Tensor | Features, *, extr
     Example:
         >>> import torch
         >>> from imagelosses.features import VGGFeatures
-        >>> vgg = VGGFeatures("vgg16", ("relu1_2",), weights=None)
+        >>> vgg = VGGFeatures("vgg16", ("relu2_2",), weights=None)
         >>> float(perceptual_loss(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8), extractor=vgg))
         0.0
     """
