@@ -242,7 +242,7 @@ def test_no_valid_triplet_gives_zero_and_zero_grad():
         x = torch.randn(y.numel(), 3, requires_grad=True)
         for mining in ("all", "hard", "semihard"):
             s = triplet_loss(x, y, mining=mining, return_stats=True)
-            assert float(s.loss) == 0.0 and int(s.num_triplets) == 0 and float(s.fraction_active) == 0.0
+            assert s.loss.item() == 0.0 and int(s.num_triplets) == 0 and float(s.fraction_active) == 0.0
             (g,) = torch.autograd.grad(s.loss, x, allow_unused=True, materialize_grads=True)
             assert torch.equal(g, torch.zeros_like(x))
 
