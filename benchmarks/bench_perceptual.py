@@ -13,7 +13,10 @@ The step is forward + backward of ``perceptual(relu2_2) + 1e3 · style(relu1_2, 
   different normalisations so every row computes the same number, which is checked before timing. piq
   runs the network on both images once per loss: four passes, two of them with grad.
 - ``lower bound (hand-written)``: the truncated network run once on each image inline, the two terms in
-  a few tensor ops, backward.
+  a few tensor ops, backward — what a careful user writes by hand, in the default memory format.
+- ``lower bound, channels-last``: the same loop in the channels-last memory format that ``VGGFeatures``
+  uses, so the table shows how much of our margin comes from the memory format and how much from the
+  single shared pass.
 
 Run: ``python benchmarks/bench_perceptual.py [--quick] [--large]`` (``--large`` adds 4×3×256×256).
 Method in benchmarks/README.md.
@@ -44,6 +47,7 @@ OURS = "imagelosses CombinedFeatureLoss"
 PIQ = "piq ContentLoss + StyleLoss (given the truncated net)"
 PIQ_FULL = "piq ContentLoss + StyleLoss (full vgg16().features, piq's default)"
 LOWER = "lower bound (hand-written)"
+LOWER_CL = "lower bound, channels-last (hand-written)"
 RGB_MEAN = torch.tensor([123.68, 116.779, 103.939]).view(1, 3, 1, 1) / 255
 RGB_STD = torch.full((1, 3, 1, 1), 1 / 255)
 
@@ -55,7 +59,7 @@ def torchvision_style_body(vgg: VGGFeatures) -> nn.Sequential:
     for i, module in enumerate(body):
         if isinstance(module, nn.ReLU):
             body[i] = nn.ReLU(inplace=True)
-    return body.requires_grad_(False).eval()
+    return body.to(memory_format=torch.contiguous_format).requires_grad_(False).eval()
 
 
 def make_steps(x: Tensor, y: Tensor, vgg: VGGFeatures, full: VGGFeatures) -> dict[str, Callable[[], Tensor]]:
@@ -82,11 +86,13 @@ def make_steps(x: Tensor, y: Tensor, vgg: VGGFeatures, full: VGGFeatures) -> dic
     taps = {names.index(k): k for k in (*CONTENT, *STYLE)}
     last = max(taps)
 
-    def run(img: Tensor) -> dict[str, Tensor]:
-        h = (img - RGB_MEAN) / RGB_STD
+    body_cl = copy.deepcopy(body).to(memory_format=torch.channels_last)
+
+    def run(img: Tensor, net: nn.Sequential, fmt: torch.memory_format) -> dict[str, Tensor]:
+        h = ((img - RGB_MEAN) / RGB_STD).contiguous(memory_format=fmt)
         out = {}
         for i in range(last + 1):
-            h = body[i](h)
+            h = net[i](h)
             if i in taps:
                 out[taps[i]] = h
         return out
@@ -96,10 +102,11 @@ def make_steps(x: Tensor, y: Tensor, vgg: VGGFeatures, full: VGGFeatures) -> dic
         f = f.reshape(n, c, hh * ww)
         return torch.bmm(f, f.transpose(1, 2)) / (c * hh * ww)
 
-    def lower() -> Tensor:
-        fx = run(x)
+    def lower(channels_last: bool = False) -> Tensor:
+        net, fmt = (body_cl, torch.channels_last) if channels_last else (body, torch.contiguous_format)
+        fx = run(x, net, fmt)
         with torch.no_grad():
-            fy = run(y)
+            fy = run(y, net, fmt)
         content = (fx[CONTENT[0]] - fy[CONTENT[0]]).square().mean(dim=(1, 2, 3)).mean()
         style = sum((gram(fx[k]) - gram(fy[k])).square().sum(dim=(1, 2)) for k in STYLE).mean()
         return content + STYLE_WEIGHT * style
@@ -108,6 +115,7 @@ def make_steps(x: Tensor, y: Tensor, vgg: VGGFeatures, full: VGGFeatures) -> dic
         OURS: lambda: combined(x, y),
         **{label: (lambda c=c, s=s: c(x, y) + STYLE_WEIGHT * s(x, y)) for label, (c, s) in piq_losses.items()},
         LOWER: lower,
+        LOWER_CL: lambda: lower(channels_last=True),
     }
 
 

@@ -81,8 +81,13 @@ def gram_matrix(features: Tensor, *, normalize: str = "chw") -> Tensor:
     check_option(normalize, "normalize", GRAM_NORMALIZATIONS)
     n, c, h, w = features.shape
     with torch.autocast(device_type=features.device.type, enabled=False):
-        psi = _f32(features).reshape(n, c, h * w)
-        gram = torch.bmm(psi, psi.transpose(1, 2))
+        f = _f32(features)
+        if f.is_contiguous(memory_format=torch.channels_last) and not f.is_contiguous():
+            psi_t = f.permute(0, 2, 3, 1).reshape(n, h * w, c)  # a view: VGGFeatures returns channels-last maps
+            gram = torch.bmm(psi_t.transpose(1, 2), psi_t)
+        else:
+            psi = f.reshape(n, c, h * w)
+            gram = torch.bmm(psi, psi.transpose(1, 2))
         if normalize == "chw":
             gram = gram / (c * h * w)
     return gram
