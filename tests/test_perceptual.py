@@ -450,3 +450,12 @@ def test_docstring_examples() -> None:
     for module in (imagelosses.features.vgg, imagelosses.functional.perceptual, imagelosses.losses.perceptual):
         result = doctest.testmod(module)
         assert result.failed == 0 and result.attempted > 0, module.__name__
+
+
+def test_gram_is_the_same_for_channels_last_maps():
+    features = torch.randn(2, 8, 5, 3, dtype=torch.float64)
+    for normalize in ("chw", "none"):
+        torch.testing.assert_close(
+            ilf.gram_matrix(features.contiguous(memory_format=torch.channels_last), normalize=normalize),
+            ilf.gram_matrix(features, normalize=normalize),
+        )
