@@ -1,4 +1,5 @@
-"""Run every benchmark (``benchmarks/bench_*.py``) in this process, one after another.
+"""Run every benchmark (``benchmarks/bench_*.py``), each in a process of its own (so no setting such as
+the thread count leaks from one into the next).
 
 ``python benchmarks/run.py [--quick] [names...]``: each benchmark writes results/<name>.json and .md.
 """
@@ -6,7 +7,7 @@
 from __future__ import annotations
 
 import argparse
-import importlib
+import subprocess
 import sys
 from pathlib import Path
 
@@ -18,11 +19,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("names", nargs="*", help="e.g. pixel perceptual metric (default: all)")
     args = parser.parse_args()
-    sys.path.insert(0, str(HERE))
     names = args.names or sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
     for name in names:
         print(f"## {name}\n", flush=True)
-        importlib.import_module(f"bench_{name}").main(["--quick"] if args.quick else [])
+        command = [sys.executable, str(HERE / f"bench_{name}.py"), *(["--quick"] if args.quick else [])]
+        subprocess.run(command, check=True)
 
 
 if __name__ == "__main__":
