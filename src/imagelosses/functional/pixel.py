@@ -232,11 +232,35 @@ def _check_class_weight_option(class_weight: ClassWeight) -> None:
         check_tensor(class_weight, "class_weight")
 
 
-def _check_target_shape(target: Tensor, input: Tensor) -> None:
-    expected = (input.shape[0], *input.shape[2:])
-    if tuple(target.shape) != expected:
-        fail("target", f"shape (N, *) = {fmt_shape(expected)} matching input {fmt_shape(input.shape)}",
-             fmt_shape(target.shape))
+def split_target(input: Tensor, target: Tensor, ignore_index: int) -> tuple[Tensor, Tensor]:
+    """Validate a classification ``target`` against ``input`` logits; return ``(safe, valid)``.
+
+    Multi-class (C ≥ 2): ``target`` is integer (N, *) with indices in [0, C) or ``ignore_index``;
+    ``safe`` is a long (N, *) copy with ignored pixels set to class 0 and ``valid`` the (N, *) mask.
+    Binary (C = 1): ``target`` is floating (N, 1, *) or (N, *); ``safe`` is (N, 1, *) with ignored pixels
+    set to 0 and ``valid`` the (N, 1, *) mask.
+    """
+    check_tensor(target, "target")
+    if input.shape[1] == 1:
+        if not target.is_floating_point():
+            fail("target", "a floating-point tensor of 0/1 (or soft) labels for binary (N, 1, *) logits",
+                 f"dtype {target.dtype}", exc=TypeError)
+        if target.ndim == input.ndim - 1:
+            target = target.unsqueeze(1)
+        check_same_shape(target, "target", input, "input", layout="(N, 1, *) or (N, *)")
+    else:
+        if target.is_floating_point():
+            fail("target", f"an integer tensor of class indices for {input.shape[1]}-class logits "
+                 "(floating targets are for binary (N, 1, *) logits)", f"dtype {target.dtype}", exc=TypeError)
+        check_integer(target, "target")
+        expected = (input.shape[0], *input.shape[2:])
+        if tuple(target.shape) != expected:
+            fail("target", f"shape (N, *) = {fmt_shape(expected)} matching input {fmt_shape(input.shape)}",
+                 fmt_shape(target.shape))
+        check_index_range(target, "target", input.shape[1], ignore_index)
+        target = target.long()
+    valid = target != ignore_index
+    return torch.where(valid, target, torch.zeros_like(target)), valid
 
 
 # ------------------------------------------------------------------------------------- cross-entropy
@@ -296,27 +320,18 @@ def pixel_cross_entropy(
     """
     check_cross_entropy_options(class_weight, label_smoothing, reduction, weighted_mean)
     _check_logits(input, check_finite)
-    check_tensor(target, "target")
+    safe_target, valid = split_target(input, target, ignore_index)
     if input.shape[1] == 1:
-        return _binary_cross_entropy(input, target, class_weight, weight, ignore_index, label_smoothing,
+        return _binary_cross_entropy(input, safe_target, valid, class_weight, weight, label_smoothing,
                                      reduction, weighted_mean)
-    if target.is_floating_point():
-        fail("target", f"an integer tensor of class indices for {input.shape[1]}-class logits "
-             "(floating targets are for binary (N, 1, *) logits)", f"dtype {target.dtype}", exc=TypeError)
-    check_integer(target, "target")
-    _check_target_shape(target, input)
     num_classes = input.shape[1]
-    check_index_range(target, "target", num_classes, ignore_index)
-    target = target.long()
-    valid = target != ignore_index
-    safe_target = target.clamp(0, num_classes - 1)  # any class for ignored pixels; they are masked by `valid`
 
     def counts() -> Tensor:
         flat = torch.zeros(num_classes, dtype=torch.float32, device=input.device)
         return flat.index_add(0, safe_target.flatten(), valid.flatten().float())
 
     cw = _resolve_class_weight(class_weight, counts, num_classes, input)
-    values = F.cross_entropy(input, target, weight=cw, ignore_index=ignore_index, reduction="none",
+    values = F.cross_entropy(input, target.long(), weight=cw, ignore_index=ignore_index, reduction="none",
                              label_smoothing=label_smoothing)  # already 0 on ignored pixels
     eff = None if cw is None else cw.to(values.dtype).take(safe_target) * valid
     if weight is not None:
@@ -328,23 +343,14 @@ def pixel_cross_entropy(
 
 def _binary_cross_entropy(
     input: Tensor,
-    target: Tensor,
+    t: Tensor,
+    valid: Tensor,
     class_weight: ClassWeight,
     weight: Tensor | None,
-    ignore_index: int,
     label_smoothing: float,
     reduction: str,
     weighted_mean: str,
 ) -> Tensor:
-    if not target.is_floating_point():
-        fail("target", "a floating-point tensor of 0/1 (or soft) labels for binary (N, 1, *) logits",
-             f"dtype {target.dtype}", exc=TypeError)
-    if target.ndim == input.ndim - 1:
-        target = target.unsqueeze(1)
-    check_same_shape(target, "target", input, "input", layout="(N, 1, *) or (N, *)")
-    valid = target != ignore_index
-    t = torch.where(valid, target, torch.zeros_like(target))
-
     def counts() -> Tensor:
         v = valid.float()
         return torch.stack([((1 - t.float()) * v).sum(), (t.float() * v).sum()])

@@ -14,47 +14,18 @@ from torch import Tensor
 
 from .._checks import (
     check_floating,
-    check_index_range,
-    check_integer,
     check_number,
-    check_same_shape,
-    check_tensor,
     fail,
     fmt_shape,
 )
 from .._reduction import check_reduction, reduce
-from .pixel import _check_logits, _check_target_shape
+from .pixel import _check_logits, split_target
 
 __all__ = ["check_dice_options", "check_focal_options", "dice_loss", "focal_loss"]
 
 
 def _float32_or_wider(x: Tensor) -> Tensor:
     return x.to(torch.promote_types(x.dtype, torch.float32))
-
-
-def _targets(input: Tensor, target: Tensor, ignore_index: int) -> tuple[Tensor, Tensor]:
-    """Validate ``target`` against ``input``; return (safe target, valid mask) with ignored pixels zeroed.
-
-    Multi-class: safe target (N, *) long, mask (N, *). Binary: safe target (N, 1, *) float, mask (N, 1, *).
-    """
-    check_tensor(target, "target")
-    if input.shape[1] == 1:
-        if not target.is_floating_point():
-            fail("target", "a floating-point tensor of 0/1 (or soft) labels for binary (N, 1, *) logits",
-                 f"dtype {target.dtype}", exc=TypeError)
-        if target.ndim == input.ndim - 1:
-            target = target.unsqueeze(1)
-        check_same_shape(target, "target", input, "input", layout="(N, 1, *) or (N, *)")
-    else:
-        if target.is_floating_point():
-            fail("target", f"an integer tensor of class indices for {input.shape[1]}-class logits "
-                 "(floating targets are for binary (N, 1, *) logits)", f"dtype {target.dtype}", exc=TypeError)
-        check_integer(target, "target")
-        _check_target_shape(target, input)
-        check_index_range(target, "target", input.shape[1], ignore_index)
-    valid = target != ignore_index
-    safe = torch.where(valid, target, torch.zeros_like(target))
-    return (safe if input.shape[1] == 1 else safe.long()), valid
 
 
 def check_dice_options(smooth: float, reduction: str) -> None:
@@ -98,7 +69,7 @@ def dice_loss(
     """
     check_dice_options(smooth, reduction)
     _check_logits(input, check_finite)
-    safe, valid = _targets(input, target, ignore_index)
+    safe, valid = split_target(input, target, ignore_index)
     x = _float32_or_wider(input)
     if input.shape[1] == 1:
         probs, onehot, mask = torch.sigmoid(x), safe.to(x.dtype), valid.to(x.dtype)
@@ -156,7 +127,7 @@ def focal_loss(
     """
     check_focal_options(gamma, alpha, reduction)
     _check_logits(input, check_finite)
-    safe, valid = _targets(input, target, ignore_index)
+    safe, valid = split_target(input, target, ignore_index)
     x = _float32_or_wider(input)
     if input.shape[1] == 1:
         t = safe.to(x.dtype)
