@@ -12,8 +12,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision.models.vgg as tv_vgg
-from test_features_support import oxford_cache, require_oxford, tiny_vgg  # noqa: F401  (fixture)
 from torch import nn
+from vgg_fixtures import oxford_cache, require_oxford, tiny_vgg  # noqa: F401  (fixture)
 
 from imagelosses.features import VGGFeatures, WeightsUnavailableError, layer_names, oxford_vgg16_state_dict
 from imagelosses.features import weights as weights_mod

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import torch
 from _harness import BadInput, LossCase, StandardLossTests
-from test_features_support import oxford_cache, tiny_vgg  # noqa: F401  (fixture)
+from vgg_fixtures import oxford_cache, tiny_vgg  # noqa: F401  (fixture)
 
 import imagelosses as il
 from imagelosses import functional as ilf

