@@ -125,11 +125,13 @@ def markdown(rows: Sequence[Row], title: str, baseline: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(name: str, rows: Sequence[Row], title: str, baseline: str) -> str:
-    """Write ``results/<name>.json`` and ``results/<name>.md``; return the markdown."""
+def write(name: str, rows: Sequence[Row], title: str, baseline: str, notes: str = "") -> str:
+    """Write ``results/<name>.json`` and ``results/<name>.md`` (the table, then ``notes``); return the
+    markdown."""
     RESULTS.mkdir(exist_ok=True)
-    table = markdown(rows, title, baseline)
-    payload = {"environment": environment(), "baseline": baseline, "rows": [asdict(r) for r in rows]}
+    table = markdown(rows, title, baseline) + (f"\n{notes.strip()}\n" if notes.strip() else "")
+    payload = {"environment": environment(), "baseline": baseline, "rows": [asdict(r) for r in rows],
+               "notes": notes}
     (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2))
     (RESULTS / f"{name}.md").write_text(table)
     return table

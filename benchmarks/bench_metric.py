@@ -30,7 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import RESULTS, Row, peak_memory_mb, seed_all, time_median, with_ratios, write
+from _common import Row, peak_memory_mb, seed_all, time_median, with_ratios, write
 
 from imagelosses.metric import TripletLoss
 
@@ -109,12 +109,11 @@ def main(argv: list[str] | None = None) -> str:
     rows, notes = bench(args.quick)
     device = rows[0].extra["device"]
     title = f"Triplet loss with online mining, D = {D}, P×K batches (K = {K}), forward + backward, {device}"
-    table = write("metric", rows, title, PEER)
-    table += ("\nSemantics: hard = BatchHardMiner; all = batch-all averaged over non-zero triplets (peer: "
-              "TripletMarginMiner 'all' + MeanReducer); semihard: peer keeps every semi-hard triplet, ours one "
-              "negative per anchor-positive pair (FaceNet / TF-Addons), so those values differ.\n\n"
-              + "\n".join(notes) + "\n")
-    (RESULTS / "metric.md").write_text(table)
+    semantics = ("Semantics: hard = BatchHardMiner; all = batch-all averaged over non-zero triplets (peer: "
+                 "TripletMarginMiner 'all' + MeanReducer); semihard: peer keeps every semi-hard triplet, ours one "
+                 "negative per anchor-positive pair (FaceNet / TF-Addons), so those values differ. "
+                 f"CPU threads: {torch.get_num_threads()}.")
+    table = write("metric", rows, title, PEER, notes=semantics + "\n\n" + "\n".join(notes))
     print(table)
     return table
 
