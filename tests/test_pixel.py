@@ -117,8 +117,13 @@ CE_BAD = [
     BadInput("class weight mode", lambda a: (a, {"class_weight": "inverse"}), ValueError,
              "class_weight: expected one of 'balanced', 'median_frequency', got 'inverse'"),
     BadInput("map shape", lambda a: ((a[0], a[1], a[2][:1]), {}), ValueError,
-             "weight: expected a per-pixel map of shape (N, *) or (N, 1, *) matching input (3, 1, 5, 4), "
+             "weight: expected a per-pixel map of shape (N, *) or (N, 1, *) matching input (3, 4, 5, 4), "
              "got shape (1, 5, 4)"),
+    BadInput("per-channel map", lambda a: ((a[0], a[1], a[2][:, None].expand(-1, 4, -1, -1)), {}), ValueError,
+             "weight: expected a per-pixel map of shape (N, *) or (N, 1, *) matching input (3, 4, 5, 4), "
+             "got shape (3, 4, 5, 4)"),
+    BadInput("negative map", lambda a: ((a[0], a[1], torch.where(a[2] > 0.5, a[2], -0.5)), {}), ValueError,
+             "weight: expected a non-negative weight map, got minimum -0.5"),
     BadInput("empty", lambda a: ((a[0][:0], a[1][:0], a[2][:0]), {}), ValueError,
              "input: expected a non-empty tensor, got shape (0, 4, 5, 4)"),
     BadInput("nan", lambda a: ((a[0].clone().index_fill_(0, torch.tensor([1]), float("nan")), a[1], a[2]),

@@ -59,20 +59,24 @@ def _check_logits(input: Tensor, nan_check: bool) -> Tensor:
     return check_finite(input, "input") if nan_check else input
 
 
-def _pixel_weight(weight: Tensor | None, input: Tensor) -> Tensor | None:
-    """A per-pixel map, (N, *) / (N, 1, *) / input's shape, broadcast to ``input``'s shape."""
+def _pixel_weight(weight: Tensor | None, input: Tensor, *, per_channel: bool = True) -> Tensor | None:
+    """A non-negative per-pixel map of shape (N, *) or (N, 1, *) (or input's (N, C, *) when ``per_channel``),
+    returned broadcast to input's shape (``per_channel``) or as (N, *)."""
     if weight is None:
         return None
     check_floating(weight, "weight")
     given = fmt_shape(weight.shape)
     if weight.ndim == input.ndim - 1:
         weight = weight.unsqueeze(1)
+    channels = (1, input.shape[1]) if per_channel else (1,)
     if weight.ndim != input.ndim or weight.shape[0] != input.shape[0] or weight.shape[2:] != input.shape[2:] or (
-        weight.shape[1] not in (1, input.shape[1])
+        weight.shape[1] not in channels
     ):
         fail("weight", f"a per-pixel map of shape (N, *) or (N, 1, *) matching input {fmt_shape(input.shape)}",
              f"shape {given}")
-    return weight.expand_as(input)
+    if not torch.compiler.is_compiling() and weight.numel() and float(weight.min()) < 0:
+        fail("weight", "a non-negative weight map", f"minimum {float(weight.min()):.4g}")
+    return weight.expand_as(input) if per_channel else weight.squeeze(1)
 
 
 def _weighted_reduce(
@@ -335,7 +339,7 @@ def pixel_cross_entropy(
                              label_smoothing=label_smoothing)  # already 0 on ignored pixels
     eff = None if cw is None else cw.to(values.dtype).take(safe_target) * valid
     if weight is not None:
-        pixel_map = _pixel_weight(weight, input[:, :1]).squeeze(1).to(values.dtype)
+        pixel_map = _pixel_weight(weight, input, per_channel=False).to(values.dtype)
         values = values * pixel_map
         eff = pixel_map * valid if eff is None else eff * pixel_map
     return _weighted_reduce(values, reduction, weighted_mean, eff, valid.sum())
