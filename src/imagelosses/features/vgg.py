@@ -57,8 +57,10 @@ class VGGFeatures(nn.Module):
     Convolutions run in the channels-last memory format (faster on CPU and with cuDNN); the returned
     feature maps are therefore channels-last tensors, which every torch operation accepts.
 
-    Every parameter is frozen (``requires_grad=False``) and the module stays in eval mode whatever
-    ``.train()`` is called on it or a parent. No in-place operation overwrites a returned tensor: a ReLU
+    The weights are frozen for good: they are non-persistent buffers, not parameters, so no
+    ``requires_grad_(True)`` or optimizer reaches them and no state dict (the extractor's, or that of a
+    model holding a loss) contains them; the module stays in eval mode whatever ``.train()`` is called on
+    it or a parent. No in-place operation overwrites a returned tensor: a ReLU
     runs in place only when the convolution output before it is not asked for (a ``conv`` tap therefore
     holds the pre-activation, unlike piq's, whose in-place ReLUs overwrite it).
 
@@ -139,11 +141,22 @@ class VGGFeatures(nn.Module):
         pre = PREPROCESSING[preprocessing or default_pre]
         self.preprocessing = pre.name
         self.bgr = pre.bgr
-        self.register_buffer("mean", torch.tensor(pre.mean).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(pre.std).view(1, 3, 1, 1))
-        self.requires_grad_(False)
+        self.register_buffer("mean", torch.tensor(pre.mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(pre.std).view(1, 3, 1, 1), persistent=False)
+        self._freeze()
         self.features.to(memory_format=torch.channels_last)  # ~15% faster convolutions on CPU, and cuDNN
         super().train(False)
+
+    def _freeze(self) -> None:
+        """Turn every weight into a non-persistent buffer: nothing to train (no ``requires_grad_(True)`` or
+        optimizer over a parent's ``parameters()`` can touch it) and nothing in a parent's state dict (a
+        checkpoint of a model holding a loss carries no VGG, and loading one never swaps the weights)."""
+        for conv in self.features:
+            if isinstance(conv, nn.Conv2d):
+                for name in ("weight", "bias"):
+                    value = getattr(conv, name).detach()
+                    delattr(conv, name)
+                    conv.register_buffer(name, value, persistent=False)
 
     def _init_random(self) -> None:
         # torchvision's VGG initialisation, seeded by the global generator.
@@ -214,7 +227,7 @@ class VGGFeatures(nn.Module):
                  exc=TypeError)
         if self.check_range and not torch.compiler.is_compiling():
             lo, hi = (float(v) for v in torch.aminmax(input.detach()))
-            if lo < -_RANGE_TOLERANCE or hi > 1 + _RANGE_TOLERANCE:
+            if not (-_RANGE_TOLERANCE <= lo and hi <= 1 + _RANGE_TOLERANCE):  # NaN fails too
                 fail("input", "RGB values in [0, 1] (checked with tolerance 0.1)", f"values in [{lo:.4g}, {hi:.4g}]")
 
     def extra_repr(self) -> str:

