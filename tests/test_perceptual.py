@@ -67,11 +67,11 @@ COMMON_BAD = [
     BadInput("past truncation", _kw(layers=("relu3_1",), layer_weights=None), ValueError,
              "layers: expected layers up to 'relu2_1' (this extractor is truncated there"),
     BadInput("four channels", lambda inputs: (tuple(x.repeat(1, 2, 1, 1)[:, :4] for x in inputs[:2]), {}), ValueError,
-             "input: expected 1 or 3 channels"),
+             ": expected 1 or 3 channels"),  # input or target, whichever the loss reads first
     BadInput("integer image", lambda inputs: ((inputs[0].long(), inputs[1]), {}), TypeError,
              "input: expected a floating-point tensor, got dtype torch.int64"),
     BadInput("too small", lambda inputs: ((inputs[0][..., :1, :1], inputs[1][..., :1, :1]), {}), ValueError,
-             "input: expected height and width >= 2 for layer 'relu2_1'"),
+             ": expected height and width >= 2 for layer 'relu2_1'"),  # input or target, as above
     BadInput("no extractor", _kw(extractor=None), ValueError, "extractor: expected a VGGFeatures"),
     BadInput("bad reduction", _kw(reduction="avg"), ValueError,
              "reduction: expected one of 'none', 'mean', 'sum', got 'avg'"),
@@ -459,3 +459,11 @@ def test_gram_is_the_same_for_channels_last_maps():
             ilf.gram_matrix(features.contiguous(memory_format=torch.channels_last), normalize=normalize),
             ilf.gram_matrix(features, normalize=normalize),
         )
+
+
+def test_errors_about_the_target_image_name_the_target():
+    vgg = tiny_vgg(("relu1_2", "relu2_2"))
+    with pytest.raises(ValueError, match=r"^target: expected height and width >= 2 for layer 'relu2_2'"):
+        ilf.style_loss(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 1, 1), extractor=vgg, layers=("relu2_2",))
+    with pytest.raises(TypeError, match=r"^target: expected a floating-point tensor"):
+        ilf.perceptual_loss(torch.rand(1, 3, 8, 8), torch.zeros(1, 3, 8, 8, dtype=torch.long), extractor=vgg)

@@ -188,10 +188,12 @@ class VGGFeatures(nn.Module):
                      "with the deeper layer among its layers)", repr(layer))
         return layers
 
-    def forward(self, input: Tensor, layers: Sequence[str] | None = None) -> dict[str, Tensor]:
-        """Feature maps of ``input`` (RGB in [0, 1]) at ``layers`` (default: the constructor's)."""
+    def forward(self, input: Tensor, layers: Sequence[str] | None = None, *, name: str = "input"
+                ) -> dict[str, Tensor]:
+        """Feature maps of ``input`` (RGB in [0, 1]) at ``layers`` (default: the constructor's); ``name`` is
+        the argument that error messages name (a loss passes ``"target"`` for its target image)."""
         taps = self.layers if layers is None else self.check_tappable(layers)
-        self._check_input(input, taps)
+        self._check_input(input, taps, name)
         x = input.expand(-1, 3, -1, -1) if input.shape[1] == 1 else input
         if self.bgr:
             x = x.flip(1)
@@ -209,26 +211,26 @@ class VGGFeatures(nn.Module):
             previous = name
         return {t: out[t] for t in taps}
 
-    def _check_input(self, input: Tensor, taps: tuple[str, ...]) -> None:
-        check_floating(input, "input")
-        check_ndim(input, "input", (4,), "(N, 3, H, W) or (N, 1, H, W)")
+    def _check_input(self, input: Tensor, taps: tuple[str, ...], name: str) -> None:
+        check_floating(input, name)
+        check_ndim(input, name, (4,), "(N, 3, H, W) or (N, 1, H, W)")
         if input.shape[1] not in (1, 3):
-            fail("input", "1 or 3 channels: (N, 3, H, W) RGB or (N, 1, H, W) grey/mask",
+            fail(name, "1 or 3 channels: (N, 3, H, W) RGB or (N, 1, H, W) grey/mask",
                  f"shape {fmt_shape(input.shape)}")
-        check_nonempty(input, "input")
+        check_nonempty(input, name)
         deepest = max(taps, key=self._names.index)
         stride = self.stride(deepest)
         if input.shape[-2] < stride or input.shape[-1] < stride:
-            fail("input", f"height and width >= {stride} for layer {deepest!r} ({self.arch} downsamples "
+            fail(name, f"height and width >= {stride} for layer {deepest!r} ({self.arch} downsamples "
                  f"by {stride} there)", f"shape {fmt_shape(input.shape)}")
         weight_dtype = self.mean.dtype
         if input.dtype != weight_dtype and not torch.is_autocast_enabled(input.device.type):
-            fail("input", f"dtype {weight_dtype} (the extractor's; convert one of them)", f"dtype {input.dtype}",
+            fail(name, f"dtype {weight_dtype} (the extractor's; convert one of them)", f"dtype {input.dtype}",
                  exc=TypeError)
         if self.check_range and not torch.compiler.is_compiling():
             lo, hi = (float(v) for v in torch.aminmax(input.detach()))
             if not (-_RANGE_TOLERANCE <= lo and hi <= 1 + _RANGE_TOLERANCE):  # NaN fails too
-                fail("input", "RGB values in [0, 1] (checked with tolerance 0.1)", f"values in [{lo:.4g}, {hi:.4g}]")
+                fail(name, "RGB values in [0, 1] (checked with tolerance 0.1)", f"values in [{lo:.4g}, {hi:.4g}]")
 
     def extra_repr(self) -> str:
         return (f"arch={self.arch!r}, layers={self.layers!r}, weights={self.weights_source!r}, "

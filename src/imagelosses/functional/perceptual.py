@@ -20,6 +20,7 @@ from torch import Tensor
 
 from .._checks import check_floating, check_ndim, check_number, check_option, check_same_shape, fail, fmt_shape
 from .._reduction import check_reduction, reduce
+from ..features.vgg import VGGFeatures
 
 __all__ = [
     "GATYS_CONTENT_LAYERS",
@@ -136,10 +137,11 @@ def _features(x: Tensor | Features, layers: tuple[str, ...], extractor: torch.nn
     if extractor is None:
         fail("extractor", f"a VGGFeatures to compute the features of the image batch {name}",
              "None (pass extractor=, or a feature dict)")
+    kwargs = {"name": name} if isinstance(extractor, VGGFeatures) else {}
     if not target:
-        return dict(extractor(x, layers=layers))
+        return dict(extractor(x, layers=layers, **kwargs))
     with torch.set_grad_enabled(torch.is_grad_enabled() and x.requires_grad):
-        return dict(extractor(x, layers=layers))
+        return dict(extractor(x, layers=layers, **kwargs))
 
 
 def _target_grams(target: Tensor | Features | None, target_grams: Features | None, layers: tuple[str, ...],
