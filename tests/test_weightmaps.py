@@ -117,3 +117,12 @@ def test_weight_map_feeds_cross_entropy():
     loss = PixelCrossEntropyLoss()(logits, target, w)
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(logits.grad).all()
+
+
+def test_huge_sparse_instance_ids_are_relabelled():
+    inst = make_cells(48, 6, seed=4)
+    sparse = np.where(inst > 0, inst * 10**12 + 7, 0)
+    torch.testing.assert_close(unet_weight_map(sparse), unet_weight_map(inst))
+    touching = np.ones((8, 8), dtype=np.int64) * 10**12  # no background at all
+    touching[:, 4:] = 3 * 10**12
+    torch.testing.assert_close(unet_weight_map(touching), unet_weight_map(np.where(touching > 10**12, 2, 1)))

@@ -72,6 +72,9 @@ def _two_nearest(labels: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndar
     """
     d1 = np.full(labels.shape, np.inf)
     d2 = np.full(labels.shape, np.inf)
+    if labels.max() > 4 * labels.size:  # sparse huge ids: relabel the cells 1..K (background stays 0)
+        ids = np.unique(labels[labels > 0])
+        labels = np.where(labels > 0, np.searchsorted(ids, labels) + 1, 0)
     boxes = ndimage.find_objects(labels)
     pad = math.ceil(radius)
     for index, box in enumerate(boxes, start=1):
@@ -107,6 +110,8 @@ def _weight_map(
             border[labels > 0] = 0.0
         out[i] = _class_weight_map(labels, class_weight) + border
     result = torch.from_numpy(out)
+    if isinstance(instances, Tensor):
+        result = result.to(instances.device)
     return result if arr.ndim == 3 else result[0]
 
 
@@ -136,7 +141,8 @@ def unet_weight_map(
             instead of K·H·W for K cells.
 
     Returns:
-        float32 tensor of the instances' shape.
+        float32 tensor of the instances' shape (on the instances' device when they are a tensor; the map is
+        computed on the CPU with SciPy).
 
     Distances: Euclidean distance transform to the nearest pixel of each cell, so a straight gap of g
     background pixels between two cells gives ``d1 + d2 = g + 1`` and ``w − w_c = w0·exp(−(g+1)²/(2σ²))``.
