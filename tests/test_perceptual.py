@@ -467,3 +467,84 @@ def test_errors_about_the_target_image_name_the_target():
         ilf.style_loss(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 1, 1), extractor=vgg, layers=("relu2_2",))
     with pytest.raises(TypeError, match=r"^target: expected a floating-point tensor"):
         ilf.perceptual_loss(torch.rand(1, 3, 8, 8), torch.zeros(1, 3, 8, 8, dtype=torch.long), extractor=vgg)
+
+
+# ------------------------------------------------------------------------------------------------ combined API
+
+
+def test_combined_refuses_a_content_style_term_without_style_before_any_pass() -> None:
+    vgg = tiny_vgg(("relu1_1", "relu2_1"))
+    cs = il.ContentStyleLoss(extractor=vgg, content_layers=("relu2_1",), style_layers=("relu1_1",))
+    with pytest.raises(ValueError, match=r"^terms\['cs'\]: expected a ContentStyleLoss with its style cached "
+                                         r"\(call \.set_style"):
+        il.CombinedFeatureLoss({"cs": (1.0, cs)})
+    combined = il.CombinedFeatureLoss({"cs": (1.0, cs.set_style(torch.rand(1, 3, 8, 8)))})
+    cs._style.clear_target()  # the style forgotten after combining: forward refuses before the backbone runs
+    passes = _CountPasses(vgg)
+    with pytest.raises(ValueError, match=r"^terms\['cs'\]: expected a ContentStyleLoss with its style cached"):
+        combined(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8))
+    assert passes.calls == []
+    with pytest.raises(ValueError, match=r"^terms: expected names that are non-empty strings without '\.'"):
+        il.CombinedFeatureLoss({"a.b": (1.0, il.PerceptualLoss(extractor=vgg, layers="relu1_1"))})
+
+
+def test_combined_refuses_a_target_that_no_term_uses() -> None:
+    vgg = tiny_vgg(("relu1_1",))
+    tex = il.TextureLoss(extractor=vgg, layers=("relu1_1",)).set_target(torch.rand(1, 3, 8, 8))
+    combined = il.CombinedFeatureLoss({"texture": (1.0, tex)})
+    x = torch.rand(2, 3, 8, 8)
+    passes = _CountPasses(vgg)
+    with pytest.raises(ValueError, match=r"^target: expected None \(every term has a fixed target\), got a tensor "
+                                         r"of shape \(2, 3, 8, 8\)"):
+        combined(x, torch.rand(2, 3, 8, 8))
+    assert passes.calls == []
+    torch.testing.assert_close(combined(x), tex(x))
+    # With a term that needs it, a cached style term keeps its own style and the target serves the other.
+    perceptual = il.PerceptualLoss(extractor=vgg, layers=("relu1_1",))
+    both = il.CombinedFeatureLoss({"p": (1.0, perceptual), "texture": (2.0, tex)})
+    y = torch.rand(2, 3, 8, 8)
+    torch.testing.assert_close(both(x, y), perceptual(x, y) + 2.0 * tex(x))
+
+
+def test_combined_and_functional_agree_on_target_shapes() -> None:
+    """A grey target for an RGB prediction is refused by both (same message); a style image of another size
+    is accepted by a style-only combination, as by the functional."""
+    vgg = tiny_vgg(("relu1_1",))
+    x, grey = torch.rand(2, 3, 8, 8), torch.rand(2, 1, 8, 8)
+    message = r"^target: expected shape matching input \(2, 3, 8, 8\), got \(2, 1, 8, 8\)"
+    with pytest.raises(ValueError, match=message):
+        ilf.perceptual_loss(x, grey, extractor=vgg, layers=("relu1_1",))
+    perceptual = il.PerceptualLoss(extractor=vgg, layers=("relu1_1",))
+    style = il.StyleLoss(extractor=vgg, layers=("relu1_1",))
+    for terms in ({"p": (1.0, perceptual)}, {"p": (1.0, perceptual), "s": (1.0, style)}):
+        with pytest.raises(ValueError, match=message):
+            il.CombinedFeatureLoss(terms)(x, grey)
+    cs = il.ContentStyleLoss(extractor=vgg, content_layers="relu1_1", style_layers="relu1_1")
+    with pytest.raises(ValueError, match=message.replace("target", "content")):
+        ilf.content_style_loss(x, grey, torch.rand(1, 3, 8, 8), extractor=vgg, content_layers="relu1_1",
+                               style_layers="relu1_1")
+    with pytest.raises(ValueError, match=message):
+        il.CombinedFeatureLoss({"cs": (1.0, cs.set_style(torch.rand(1, 3, 8, 8)))})(x, grey)
+    style_image = torch.rand(1, 1, 12, 12)  # one grey style image of another size: a valid style target
+    torch.testing.assert_close(il.CombinedFeatureLoss({"s": (1.0, style)})(x, style_image),
+                               ilf.style_loss(x, style_image, extractor=vgg, layers=("relu1_1",)))
+
+
+def test_combined_returns_the_content_and_style_parts_of_a_content_style_term() -> None:
+    vgg = tiny_vgg(("relu1_1", "relu2_1"))
+    style_image = torch.rand(1, 3, 8, 8)
+    cs = il.ContentStyleLoss(extractor=vgg, content_layers=("relu2_1",), style_layers=("relu1_1", "relu2_1"),
+                             content_weight=0.5, style_weight=7.0).set_style(style_image)
+    perceptual = il.PerceptualLoss(extractor=vgg, layers=("relu2_1",))
+    combined = il.CombinedFeatureLoss({"cs": (3.0, cs), "p": (1.0, perceptual)})
+    x, content = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
+    out = combined(x, content, return_parts=True)
+    assert list(out.parts) == ["cs", "cs.content", "cs.style", "p"]
+    expect = ilf.content_style_loss(x, content, style_image, extractor=vgg, content_layers=("relu2_1",),
+                                    style_layers=("relu1_1", "relu2_1"), content_weight=0.5, style_weight=7.0,
+                                    return_parts=True)
+    torch.testing.assert_close(out.parts["cs.content"], expect.content)
+    torch.testing.assert_close(out.parts["cs.style"], expect.style)
+    torch.testing.assert_close(out.parts["cs"], 0.5 * expect.content + 7.0 * expect.style)
+    torch.testing.assert_close(out.total, 3.0 * out.parts["cs"] + out.parts["p"])
+    torch.testing.assert_close(combined(x, content), out.total)

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from .._checks import check_number, check_option, fail
+from .._checks import check_number, check_option, check_same_shape, fail, fmt_shape
 from .._reduction import check_reduction
 from ..features.vgg import ARCHS, POOLINGS, VGGFeatures
 from ..functional.perceptual import (
@@ -56,6 +56,9 @@ class _FeatureLoss(FunctionalLoss):
 
     extractor: VGGFeatures
     required_layers: tuple[str, ...]
+    #: Whether the target is compared with the input position by position (so it must have the input's
+    #: shape), rather than summarised into Grams (a style image of any size).
+    paired_target: bool = True
 
     def _setup_extractor(self, layers: tuple[str, ...], extractor: VGGFeatures | None, arch: Any, weights: Any,
                          pooling: Any, default_arch: str) -> None:
@@ -130,6 +133,7 @@ class StyleLoss(_FeatureLoss):
 
     _function = staticmethod(style_loss)
     _default_layers = JOHNSON_STYLE_LAYERS
+    paired_target = False
     _default_arch = "vgg16"
 
     def __init__(self, *, layers: str | Sequence[str] | None = None, layer_weights: LayerWeights = None,
@@ -226,6 +230,11 @@ class ContentStyleLoss(_FeatureLoss):
     def target_layers(self) -> tuple[str, ...]:
         return self._content_layers
 
+    @property
+    def has_style(self) -> bool:
+        """Whether a style image's Grams are cached (:meth:`set_style`), so ``forward`` needs no ``style``."""
+        return not self._style.needs_target
+
     def set_style(self, style: Tensor | Features) -> ContentStyleLoss:
         """Compute and cache the Gram matrices of a fixed style image; returns self."""
         self._style.set_target(style)
@@ -241,7 +250,10 @@ class ContentStyleLoss(_FeatureLoss):
 
 
 class CombinedParts(NamedTuple):
-    """``total = Σ weight_k · parts[k]``; ``parts`` holds each term's unweighted value."""
+    """``total = Σ weight_k · parts[k]`` over the term names ``k``; ``parts`` holds each term's unweighted
+    value, and for a :class:`ContentStyleLoss` term ``k`` also ``parts[k + ".content"]`` and
+    ``parts[k + ".style"]`` (its :class:`~imagelosses.functional.perceptual.ContentStyleParts`, unweighted by
+    α and β; ``parts[k]`` is its α·content + β·style)."""
 
     total: Tensor
     parts: dict[str, Tensor]
@@ -253,19 +265,41 @@ class CombinedFeatureLoss(nn.Module):
     ``CombinedFeatureLoss({"perceptual": (1.0, PerceptualLoss(extractor=vgg)), "style": (1e3,
     StyleLoss(extractor=vgg))})``: ``forward(input, target=None, *, return_parts=False)`` extracts the union
     of the layers its terms need, once on ``input`` (with grad) and once on ``target`` (without autograd
-    unless ``target`` requires grad; skipped when no term needs it, e.g. a style loss with a cached
-    target), hands the feature dicts to each term and returns ``Σ_k w_k · term_k`` (or
-    :class:`CombinedParts`). Peers pay one pass per term and image (BasicSR, mmagic, piq: up to 4).
+    unless ``target`` requires grad), hands the feature dicts to each term and returns ``Σ_k w_k · term_k``
+    (or :class:`CombinedParts`, which also splits a :class:`ContentStyleLoss` term into its content and
+    style parts). Peers pay one pass per term and image (BasicSR, mmagic, piq: up to 4).
+
+    The target: one image batch serves every term that needs one — the target of a :class:`PerceptualLoss`,
+    the style image of a :class:`StyleLoss`/:class:`TextureLoss` without a cached style, the content image
+    of a :class:`ContentStyleLoss`. A term whose target is fixed (a style cached with ``set_target``) keeps
+    it and ignores ``target``. When every term has a fixed target, ``target`` must be None (one pass only);
+    a tensor raises rather than being silently ignored. When a term compares position by position (a
+    perceptual or content-style term), ``target`` must have the shape of ``input``, as in
+    :func:`~imagelosses.functional.perceptual_loss` (a grey target for an RGB prediction is refused, though
+    the extractor would repeat it); a style-only combination accepts a style image of any size.
 
     Args:
         terms: ``{name: (weight, loss)}``, each loss a :class:`PerceptualLoss`, :class:`StyleLoss`,
             :class:`TextureLoss` or :class:`ContentStyleLoss` (whose ``target`` is the content image and
-            whose style must be cached with ``set_style``), all built on the same extractor.
+            whose style must be cached with ``set_style`` before it is combined), all built on the same
+            extractor. Names must not contain ``"."``.
         extractor: that extractor (default: the terms'); it must reach the deepest layer they need.
 
     Raises:
-        ValueError: empty terms, negative weights, terms on different extractors, layers past the
-            extractor's truncation. TypeError: a term that is not a feature loss.
+        ValueError: empty terms, negative weights, a name with ``"."``, terms on different extractors, layers
+            past the extractor's truncation, a :class:`ContentStyleLoss` term without a cached style (also
+            checked by ``forward``, before any backbone pass); in ``forward``: a missing target, a target when
+            none is used, a target whose shape differs from the input's where a term compares them.
+        TypeError: a term that is not a feature loss.
+
+    Example:
+        >>> import torch
+        >>> from imagelosses.features import VGGFeatures
+        >>> vgg = VGGFeatures("vgg16", ("relu1_1", "relu2_1"), weights=None)
+        >>> cs = ContentStyleLoss(extractor=vgg, content_layers="relu2_1", style_layers=("relu1_1", "relu2_1"))
+        >>> combined = CombinedFeatureLoss({"cs": (1.0, cs.set_style(torch.rand(1, 3, 16, 16)))})
+        >>> sorted(combined(torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8), return_parts=True).parts)
+        ['cs', 'cs.content', 'cs.style']
     """
 
     def __init__(self, terms: Mapping[str, tuple[float, nn.Module]], *, extractor: VGGFeatures | None = None) -> None:
@@ -275,6 +309,8 @@ class CombinedFeatureLoss(nn.Module):
         losses: dict[str, _FeatureLoss] = {}
         self.term_weights: dict[str, float] = {}
         for name, item in terms.items():
+            if not isinstance(name, str) or not name or "." in name:
+                fail("terms", "names that are non-empty strings without '.'", repr(name))
             if not isinstance(item, tuple) or len(item) != 2 or not isinstance(item[1], _FeatureLoss):
                 fail(f"terms[{name!r}]", "a tuple (weight, feature loss such as PerceptualLoss(...))",
                      repr(item)[:80], exc=TypeError)
@@ -291,12 +327,26 @@ class CombinedFeatureLoss(nn.Module):
             layer for loss in losses.values() for layer in loss.required_layers)))
         self.extractor = shared
         self.terms = nn.ModuleDict(losses)
+        self._check_styles()
+
+    def _check_styles(self) -> None:
+        for name, loss in self.terms.items():
+            if isinstance(loss, ContentStyleLoss) and not loss.has_style:
+                fail(f"terms[{name!r}]", "a ContentStyleLoss with its style cached (call .set_style(style_image) "
+                     "first; the combined loss's target is its content image)", "one without a style")
 
     def forward(self, input: Tensor, target: Tensor | None = None, *,
                 return_parts: bool = False) -> Tensor | CombinedParts:
+        self._check_styles()  # before any backbone pass
         need_target = [name for name, loss in self.terms.items() if loss.needs_target]
         if need_target and target is None:
             fail("target", f"an image batch (needed by the terms {need_target})", "None")
+        if not need_target and target is not None:
+            fail("target", "None (every term has a fixed target)",
+                 f"a tensor of shape {fmt_shape(target.shape)}" if isinstance(target, Tensor) else repr(target)[:80])
+        paired = [name for name in need_target if self.terms[name].paired_target]
+        if paired and isinstance(input, Tensor) and isinstance(target, Tensor):
+            check_same_shape(target, "target", input, "input")
         feats_in = self.extractor(input, layers=self.layers)
         feats_t: dict[str, Tensor] | None = None
         if need_target:
@@ -306,10 +356,12 @@ class CombinedFeatureLoss(nn.Module):
         parts: dict[str, Tensor] = {}
         total: Tensor | None = None
         for name, loss in self.terms.items():
-            value = loss(feats_in, feats_t if loss.needs_target else None)
-            if isinstance(value, ContentStyleParts):
-                value = value.total
-            parts[name] = value
+            if isinstance(loss, ContentStyleLoss):
+                split: ContentStyleParts = loss(feats_in, feats_t, return_parts=True)  # type: ignore[assignment]
+                value = parts[name] = split.total
+                parts[f"{name}.content"], parts[f"{name}.style"] = split.content, split.style
+            else:
+                value = parts[name] = loss(feats_in, feats_t if loss.needs_target else None)
             weighted = self.term_weights[name] * value
             total = weighted if total is None else total + weighted
         return CombinedParts(total, parts) if return_parts else total  # type: ignore[arg-type,return-value]
