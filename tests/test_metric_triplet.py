@@ -148,8 +148,8 @@ def test_against_naive_loop(mining, distance):
         torch.testing.assert_close(none, torch.tensor(values, dtype=torch.float64))
         a, p, n = mine_triplets(x, y, mining, 0.3, distance=distance, normalize=normalize,
                                 semihard_fallback=fallback)
-        if mining != "hard":  # hardest indices are unique for continuous data, but compare values only there
-            assert list(zip(a.tolist(), p.tolist(), n.tolist(), strict=True)) == [r[:3] for r in ref]
+        # random continuous data: the hardest positive / negative of each anchor is unique, so indices match
+        assert list(zip(a.tolist(), p.tolist(), n.tolist(), strict=True)) == [r[:3] for r in ref]
         total = sum(values)
         stats = triplet_loss(x, y, return_stats=True, **kw)
         torch.testing.assert_close(stats.loss, torch.tensor(total / max(len(values), 1), dtype=torch.float64))
@@ -235,6 +235,40 @@ def test_semihard_fallback_documented_behaviour():
     a, p, n = mine_triplets(x2, y, "semihard", 0.2, distance="euclidean", normalize=False,
                             semihard_fallback="drop")
     assert 0 not in a.tolist()
+
+
+def test_semihard_tie_is_not_farther():
+    """A negative exactly as far as the positive (d_an = d_ap) is not semi-hard: the next farther one is chosen.
+    Dyadic 1-D points make every distance exact, so the tie is a real tie."""
+    x = torch.tensor([[0.0], [1.0], [-1.0], [1.5]], dtype=torch.float64)
+    y = torch.tensor([0, 0, 1, 1])
+    for distance in ("euclidean", "squared_euclidean"):
+        ref = _naive_triplets(x, y, "semihard", 0.6, distance, False, False)
+        a, p, n = mine_triplets(x, y, "semihard", 0.6, distance=distance, normalize=False)
+        assert list(zip(a.tolist(), p.tolist(), n.tolist(), strict=True)) == [r[:3] for r in ref]
+        assert (int(a[0]), int(p[0]), int(n[0])) == (0, 1, 3)
+        out = triplet_loss(x, y, mining="semihard", margin=0.6, distance=distance, normalize=False, reduction="none")
+        torch.testing.assert_close(out, torch.tensor([r[3] for r in ref], dtype=torch.float64))
+
+
+def test_semihard_saved_activations_are_quadratic():
+    """Semi-hard keeps O(B² + B·D) for backward, never (B, K, D) with K the positives per anchor: two classes of
+    32 give K = 31, and every tensor saved for backward must stay below max(B², B·D) elements."""
+    x, _ = _labelled(torch.float32, 0, 1.0, b=64, d=32)
+    x.requires_grad_()
+    y = torch.arange(64) % 2
+    sizes = []
+
+    def pack(t):
+        sizes.append(t.numel())
+        return t
+
+    for mining in ("semihard", "hard"):
+        sizes.clear()
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            loss = triplet_loss(x, y, mining=mining)
+        loss.backward()
+        assert max(sizes) <= 64 * 64, (mining, max(sizes))
 
 
 def test_no_valid_triplet_gives_zero_and_zero_grad():

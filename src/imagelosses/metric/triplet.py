@@ -230,17 +230,18 @@ def triplet_loss(
     pos, neg = label_masks(labels)
     valid: Tensor | None = None
     if mining in ("hard", "semihard"):
-        # Mine on a matrix without gradient; differentiate only the selected distances (O(T·D) backward).
         x = prepare_embeddings(embeddings, normalize)
-        dist = pairwise_distances(x.detach(), distance=distance)
         if mining == "hard":
-            p_idx, n_idx, valid = hard_selection(dist, pos, neg)
-            anchor = x
+            # Mine on a matrix without gradient; differentiate only the 2B selected distances (O(B·D) backward).
+            p_idx, n_idx, valid = hard_selection(pairwise_distances(x.detach(), distance=distance), pos, neg)
+            x_ap = row_distances(x, x[p_idx], distance=distance) - row_distances(x, x[n_idx], distance=distance)
         else:
+            # One differentiable (B, B) matrix: mining reads it detached and the loss gathers the selected
+            # entries, so both see the same distances (the semi-hard boundary d_an > d_ap holds for the loss
+            # too) and memory stays O(B²) (no (B, K, D) gather of the anchor-positive pairs).
+            dist = pairwise_distances(x, distance=distance)
             p_idx, n_idx, valid = semihard_selection(dist, pos, neg, semihard_fallback)
-            anchor = x[:, None, :].expand(-1, p_idx.shape[1], -1)
-        x_ap = row_distances(anchor, x[p_idx], distance=distance) - row_distances(
-            anchor, x[n_idx], distance=distance)
+            x_ap = dist.gather(1, p_idx) - dist.gather(1, n_idx)
         values = torch.where(valid, _hinge(x_ap, margin, soft_margin), 0.0)
     else:
         dist = pairwise_distances(embeddings, distance=distance, normalize=normalize)
