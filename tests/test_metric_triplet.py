@@ -174,6 +174,20 @@ def test_batch_all_gradient_matches_enumerated_triplets():
         torch.testing.assert_close(x1.grad, x2.grad)
 
 
+@pytest.mark.parametrize("soft", [False, True])
+def test_batch_all_double_backward(soft):
+    """Second-order gradients through the batch-all op are correct (soft margin has a non-zero Hessian)."""
+    x, y = _labelled(torch.float64, 5, 1.0, b=8, d=3, classes=3)
+    x.requires_grad_()
+    torch.autograd.gradgradcheck(lambda e: triplet_loss(e, y, mining="all", soft_margin=soft), (x,))
+    x2 = x.detach().clone().requires_grad_()
+    (g1,) = torch.autograd.grad(triplet_loss(x, y, mining="all", soft_margin=soft), x, create_graph=True)
+    (g2,) = torch.autograd.grad(triplet_loss(x2, y, mining="all", soft_margin=soft, reduction="none").mean(), x2,
+                                create_graph=True)
+    torch.testing.assert_close(torch.autograd.grad(g1.square().sum(), x)[0],
+                               torch.autograd.grad(g2.square().sum(), x2)[0])
+
+
 def test_batch_all_memory_is_chunked(monkeypatch):
     """Forcing tiny chunks (many iterations) changes nothing: the result does not depend on the chunking."""
     import imagelosses.metric.mining as mining

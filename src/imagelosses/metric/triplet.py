@@ -153,11 +153,21 @@ def _(dist: Tensor, pos: Tensor, neg: Tensor, margin: float, soft_margin: bool) 
 
 
 def _batch_all_setup(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
-    ctx.save_for_backward(output[2])
+    dist, pos, neg, margin, soft_margin = inputs
+    ctx.margin, ctx.soft_margin = margin, soft_margin
+    ctx.save_for_backward(output[2], dist, pos, neg)
 
 
 def _batch_all_backward(ctx: Any, g_total: Tensor, g_active: Any, g_grad: Any) -> tuple[Any, ...]:
-    (grad,) = ctx.saved_tensors
+    grad, dist, pos, neg = ctx.saved_tensors
+    if torch.is_grad_enabled() and dist.requires_grad:
+        # create_graph=True (double backward): the saved ∂sum/∂dist is a constant, so rebuild it
+        # differentiably from the enumerated triplets (memory O(T), only on this path).
+        with torch.enable_grad():
+            a, p, n = all_triplets(pos, neg)
+            total = _hinge(dist[a, p] - dist[a, n], ctx.margin, ctx.soft_margin).sum()
+            (grad,) = torch.autograd.grad(total, dist, create_graph=True, allow_unused=True,
+                                          materialize_grads=True)
     return g_total * grad, None, None, None, None
 
 
