@@ -207,6 +207,45 @@ def test_state_dict_wrong_shape_and_unsafe_pickle(tmp_path: Path) -> None:
         VGGFeatures("vgg16", ("relu1_1",), weights=tmp_path / "list.pth")
 
 
+def test_data_parallel_and_checkpoint_files_get_a_useful_error(tmp_path: Path) -> None:
+    state = _random_state()
+    torch.save({f"module.{k}": v for k, v in state.items()}, tmp_path / "dp.pth")
+    with pytest.raises(ValueError, match=r"unexpected keys \[module\.features\.0\.weight, module\.features\.0\.bias, .*"
+                                         r"strip the 'module\.' prefix"):
+        VGGFeatures("vgg16", ("relu1_1",), weights=tmp_path / "dp.pth")
+    torch.save({"state_dict": state, "epoch": 3}, tmp_path / "checkpoint.pth")
+    with pytest.raises(TypeError, match=r"values under \['state_dict'\] are dicts \(a training checkpoint\?\): "
+                                        r"save the state dict alone, e\.g\. "
+                                        r"torch\.save\(torch\.load\(path\)\['state_dict'\]"):
+        VGGFeatures("vgg16", ("relu1_1",), weights=tmp_path / "checkpoint.pth")
+    torch.save({"conv1.weight": torch.zeros(1)}, tmp_path / "other.pth")  # another layout: names kept as written
+    with pytest.raises(ValueError, match=r"unexpected keys \[conv1\.weight\]$"):
+        VGGFeatures("vgg16", ("relu1_1",), weights=tmp_path / "other.pth")
+
+
+def test_state_dict_file_is_memory_mapped_and_its_head_dropped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    """A zip-format file is memory-mapped (the classifier's bytes are never read); a legacy file still loads."""
+    state = _random_state()
+    full = {**state, "classifier.0.weight": torch.zeros(64, 64)}
+    torch.save(full, tmp_path / "zip.pth")
+    torch.save(full, tmp_path / "legacy.pth", _use_new_zipfile_serialization=False)
+    calls: list[dict[str, object]] = []
+    real_load = torch.load
+
+    def spy(*args: object, **kwargs: object) -> object:
+        calls.append(kwargs)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
+    for name, mmap in (("zip.pth", True), ("legacy.pth", False)):
+        loaded, pre = weights_mod.load_weights("vgg16", tmp_path / name)
+        assert calls[-1]["mmap"] is mmap and calls[-1]["weights_only"] is True
+        assert pre == "imagenet" and sorted(loaded) == sorted(state)
+        for key, value in loaded.items():
+            torch.testing.assert_close(value, state[key], rtol=0, atol=0)
+
+
 def test_unknown_weights_value() -> None:
     with pytest.raises(ValueError, match=r"weights: expected 'imagenet', 'oxford', None .*'imagnet' \(no such file\)"):
         VGGFeatures("vgg16", ("relu1_1",), weights="imagnet")

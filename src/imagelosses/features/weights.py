@@ -16,7 +16,11 @@ Sources (``weights=`` of :class:`imagelosses.features.VGGFeatures`):
   preprocessing: BGR, 0..255, minus the mean [103.939, 116.779, 123.68] (BGR order), no std.
 - a path to a state dict in torchvision's layout (``vgg16().state_dict()`` or ``vgg16().features
   .state_dict()``), read with ``torch.load(weights_only=True)`` (or safetensors for ``*.safetensors`` when
-  that package is installed); missing, unexpected or mis-shaped keys are named in the error.
+  that package is installed); missing, unexpected or mis-shaped keys are named in the error. A zip-format
+  file (torch >= 1.6) or a safetensors file is memory-mapped, so the tensors dropped (the classifier, the
+  layers past the truncation) are never read from disk. The file is assumed to hold weights trained with
+  torchvision's ImageNet preprocessing; for Caffe-trained weights (the Oxford VGG saved to a file, or
+  converted from a ``.caffemodel``) pass ``preprocessing="caffe"`` to ``VGGFeatures`` too.
 - ``None``: random initialisation (torchvision's), for mechanics tests only.
 
 Every loaded state dict is returned in the layout of torchvision's ``vgg*().features`` prefixed with
@@ -28,8 +32,10 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import re
 import tempfile
 import warnings
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,6 +139,9 @@ def cache_directory() -> Path:
 def load_weights(arch: str, weights: WeightsArg) -> tuple[dict[str, Tensor] | None, str]:
     """Resolve ``weights`` for ``arch`` to ``(state dict or None, name of the matching preprocessing)``.
 
+    The preprocessing is ``"caffe"`` for ``"oxford"`` and ``"imagenet"`` otherwise: a file cannot say how its
+    weights were trained, so a file of Caffe weights needs ``VGGFeatures(..., preprocessing="caffe")``.
+
     Raises:
         ValueError: unknown source, missing/unexpected/mis-shaped keys, an ONNX file with the wrong hash,
             ``"oxford"`` for VGG19.
@@ -163,6 +172,9 @@ def load_weights(arch: str, weights: WeightsArg) -> tuple[dict[str, Tensor] | No
 
 
 def _torchvision_imagenet(arch: str) -> dict[str, Tensor]:
+    """torchvision's weights through its own API (cache and hash check). That API has no ``mmap`` option, so
+    it reads the whole file, classifier included (about 490 MB of the 528 MB of ``vgg16-397923af.pth``);
+    the classifier is dropped right here, before anything is copied into the extractor."""
     from torchvision.models import VGG16_Weights, VGG19_Weights
 
     enum = {"vgg16": VGG16_Weights.IMAGENET1K_V1, "vgg19": VGG19_Weights.IMAGENET1K_V1}[arch]
@@ -185,7 +197,14 @@ def _torchvision_imagenet(arch: str) -> dict[str, Tensor]:
 # ---------------------------------------------------------------------------------------------- files
 
 
+def _is_head(key: str) -> bool:
+    return key.startswith(("classifier.", "module.classifier."))
+
+
 def _load_file(path: Path, arch: str) -> dict[str, Tensor]:
+    """Read a state-dict file, never the classifier's tensors where the format allows: a safetensors file
+    or a zip-format ``torch.save`` file (torch >= 1.6) is memory-mapped, so only the kept tensors are read
+    from disk; a legacy (pre-1.6) pickle file is read whole and its head dropped at once."""
     if not path.is_file():
         raise ValueError(
             f"weights: expected 'imagenet', 'oxford', None or the path of a state-dict file, got {str(path)!r} "
@@ -193,27 +212,37 @@ def _load_file(path: Path, arch: str) -> dict[str, Tensor]:
         )
     if path.suffix == ".safetensors":
         try:
-            from safetensors.torch import load_file
+            from safetensors import safe_open
         except ImportError as err:
             raise WeightsUnavailableError(
                 f"weights: reading {str(path)!r} needs the safetensors package (pip install safetensors), "
                 "or save the state dict with torch.save instead"
             ) from err
-        state: Any = load_file(str(path))
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            state: Any = {k: f.get_tensor(k) for k in f.keys() if not _is_head(k)}
     else:
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
         except Exception as err:  # unpickling refused or a corrupt file
             raise ValueError(
                 f"weights: expected a state dict readable with torch.load(weights_only=True), got "
                 f"{str(path)!r} ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
             ) from err
-    if not isinstance(state, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, Tensor) for k, v in state.items()
-    ):
+    if not isinstance(state, Mapping):
         raise TypeError(f"weights: expected a file holding a dict of name -> tensor, got {str(path)!r} "
                         f"holding {type(state).__name__}")
-    return _select_features(state, arch, repr(str(path)))
+    nested = [repr(k) for k, v in state.items() if isinstance(v, Mapping)]
+    if nested:
+        raise TypeError(
+            f"weights: expected a file holding a dict of name -> tensor, got {str(path)!r} holding a dict whose "
+            f"values under [{_listing(nested)}] are dicts (a training checkpoint?): save the state dict alone, "
+            f"e.g. torch.save(torch.load(path)[{nested[0]}], new_path), and pass new_path"
+        )
+    if not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in state.items()):
+        wrong = [f"{k!r}: {type(v).__name__}" for k, v in state.items() if not isinstance(v, Tensor)]
+        raise TypeError(f"weights: expected a file holding a dict of name -> tensor, got {str(path)!r} holding "
+                        f"a dict with [{_listing(wrong or [repr(k) for k in state if not isinstance(k, str)])}]")
+    return _select_features({k: v for k, v in state.items() if not _is_head(k)}, arch, repr(str(path)))
 
 
 def _listing(keys: list[str], limit: int = 6) -> str:
@@ -222,22 +251,28 @@ def _listing(keys: list[str], limit: int = 6) -> str:
 
 
 def _select_features(state: Mapping[str, Tensor], arch: str, source: str) -> dict[str, Tensor]:
-    """The convolution tensors of ``state`` as ``features.N.*``; a ``features``-level dict (keys ``N.weight``)
-    is accepted too; ``classifier.*`` keys are ignored (they are not part of the feature extractor)."""
-    if state and not any(k.startswith("features.") for k in state):
+    """The convolution tensors of ``state`` as ``features.N.*``; a ``features``-level dict (every key
+    ``N.weight``/``N.bias``) is accepted too; ``classifier.*`` keys are ignored (they are not part of the
+    feature extractor). Errors name the keys as they are in ``state``."""
+    if state and all(re.fullmatch(r"\d+\.(weight|bias)", k) for k in state):
         state = {f"features.{k}": v for k, v in state.items()}
     expected = conv_shapes(arch)
     missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected and not k.startswith("classifier.")]
+    unexpected = [k for k in state if k not in expected and not _is_head(k)]
     if missing or unexpected:
         parts = []
         if missing:
             parts.append(f"missing keys [{_listing(missing)}]")
         if unexpected:
             parts.append(f"unexpected keys [{_listing(unexpected)}]")
+        hint = ""
+        if any(k.startswith("module.") for k in unexpected):
+            hint = (" (saved from a DataParallel/DistributedDataParallel wrapper: strip the 'module.' prefix, "
+                    "e.g. {k.removeprefix('module.'): v for k, v in state.items()}, or save model.module"
+                    ".state_dict())")
         raise ValueError(
             f"weights: expected a {arch} state dict in torchvision's layout (features.0.weight … "
-            f"{list(expected)[-1]}), got {source} with " + " and ".join(parts)
+            f"{list(expected)[-1]}), got {source} with " + " and ".join(parts) + hint
         )
     wrong = [f"{k} {tuple(state[k].shape)} (expected {shape})" for k, shape in expected.items()
              if tuple(state[k].shape) != shape]
