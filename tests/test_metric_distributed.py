@@ -4,13 +4,15 @@ single-process result on the concatenated batch (unequal batch sizes across rank
 from __future__ import annotations
 
 import os
+import re
 import socket
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from imagelosses.metric import ContrastiveLoss, TripletLoss, gather_batch, is_distributed
+from imagelosses.metric import ContrastiveLoss, TripletLoss, contrastive_loss, gather_batch, is_distributed
 
 SIZES = (7, 5)  # rank 0 holds 7 rows, rank 1 holds 5
 
@@ -50,11 +52,27 @@ def _worker(rank: int, world: int, port: int) -> None:
             torch.testing.assert_close(loss, ref, msg=lambda m, n=name: f"rank {rank} {n} value: {m}")
             torch.testing.assert_close(mine.grad, full.grad[start:stop],
                                        msg=lambda m, n=name: f"rank {rank} {n} gradient: {m}")
-        # labels gathered in rank order; an empty rank works
+        # labels gathered in rank order; an empty rank works; ranks with different label dtypes agree on long
         e = x[start:stop] if rank == 0 else x[:0]
-        ge, gl = gather_batch(e, y[start:stop] if rank == 0 else y[:0])
+        ge, gl = gather_batch(e, y[start:stop] if rank == 0 else y[:0].int())
         torch.testing.assert_close(ge, x[: SIZES[0]])
-        assert torch.equal(gl, y[: SIZES[0]])
+        assert torch.equal(gl, y[: SIZES[0]]) and gl.dtype == torch.long
+        _, gl = gather_batch(x[start:stop], y[start:stop].int() if rank else y[start:stop].to(torch.int16))
+        assert torch.equal(gl, y) and gl.dtype == torch.long
+        # pair-form contrastive (bool target) and batch-hard triplet with gather, rank 1 empty
+        keep = slice(0, sum(SIZES)) if rank == 0 else slice(0, 0)
+        t = (y % 2).bool()
+        for name, fn in (("pairs", lambda a, b, lab: contrastive_loss(a, b, (lab % 2).bool(), gather=True)),
+                         ("hard", lambda a, b, lab: TripletLoss(mining="hard", gather=True)(a, lab))):
+            a, b = x[keep].clone().requires_grad_(), x.flip(0)[keep].clone().requires_grad_()
+            loss = fn(a, b, y[keep])
+            loss.backward()
+            fa, fb = x.clone().requires_grad_(), x.flip(0).clone().requires_grad_()
+            ref = contrastive_loss(fa, fb, t) if name == "pairs" else TripletLoss(mining="hard")(fa, y)
+            ref.backward()
+            torch.testing.assert_close(loss, ref, msg=lambda m, n=name: f"rank {rank} empty-rank {n}: {m}")
+            grad = a.grad if a.grad is not None else torch.zeros_like(a)
+            torch.testing.assert_close(grad, fa.grad[keep], msg=lambda m, n=name: f"rank {rank} {n} grad: {m}")
     finally:
         dist.destroy_process_group()
 
@@ -67,6 +85,16 @@ def _free_port() -> int:
 
 def test_two_process_gloo_matches_single_process():
     mp.spawn(_worker, args=(2, _free_port()), nprocs=2, join=True)
+
+
+def test_labels_on_another_device():
+    x, y = _global_batch()
+    with pytest.raises(ValueError, match=re.escape("labels: expected a tensor on cpu (the embeddings' device), "
+                                                   "got a tensor on meta")):
+        TripletLoss()(x, y.to("meta"))
+    with pytest.raises(ValueError, match=re.escape("target: expected a tensor on cpu (the device of x1), got a "
+                                                   "tensor on meta")):
+        contrastive_loss(x, x, y.to("meta"))
 
 
 def test_single_process_is_a_no_op():

@@ -72,6 +72,8 @@ def contrastive_loss(
     if target.shape != x1.shape[:1]:
         fail("target", f"shape (N,) with N = {x1.shape[0]} as in x1 {fmt_shape(x1.shape)}",
              f"shape {fmt_shape(target.shape)}")
+    if target.device != x1.device:
+        fail("target", f"a tensor on {x1.device} (the device of x1)", f"a tensor on {target.device}")
     if gather:
         both, target = gather_batch(torch.cat([x1, x2], 1), target)
         x1, x2 = both[:, : x1.shape[1]], both[:, x1.shape[1]:]

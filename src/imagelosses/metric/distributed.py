@@ -66,12 +66,27 @@ class _GatherWithGrad(torch.autograd.Function):
 def gather_batch(embeddings: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
     """Concatenate all ranks' ``embeddings`` (differentiable for this rank's rows) and ``labels``.
 
-    Returns the inputs unchanged when :func:`is_distributed` is false.
+    Returns the inputs unchanged when :func:`is_distributed` is false. Otherwise the labels are cast to
+    ``torch.long`` on the embeddings' device before gathering (ranks may hold different integer dtypes; the
+    collective needs one), so the gathered labels are ``torch.long``. Every rank must call it (a collective),
+    even with an empty batch.
 
     Shape:
         embeddings: (B_r, D) on rank r; labels: (B_r,); output (Σ B_r, D) and (Σ B_r,), in rank order.
+
+    Raises:
+        RuntimeError: from ``torch.distributed`` when ranks disagree on D or the embeddings' dtype.
+
+    References:
+        Issues #302, #380, #712 of pytorch-metric-learning (gradient of gathered embeddings).
+
+    Example:
+        >>> x, y = torch.randn(4, 3), torch.tensor([0, 0, 1, 1])
+        >>> gx, gy = gather_batch(x, y)  # no process group: the inputs themselves
+        >>> gx is x and gy is y
+        True
     """
     if not is_distributed():
         return embeddings, labels
-    gathered_labels, _ = _all_gather_padded(labels.detach())
+    gathered_labels, _ = _all_gather_padded(labels.detach().to(device=embeddings.device, dtype=torch.long))
     return _GatherWithGrad.apply(embeddings), gathered_labels

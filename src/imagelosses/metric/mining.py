@@ -40,10 +40,12 @@ __all__ = ["FALLBACKS", "MINING", "Mining", "check_batch", "label_masks", "mine_
 
 
 def check_batch(embeddings: Tensor, labels: Tensor) -> None:
-    """``embeddings`` (B, D) floating, ``labels`` (B,) integer."""
+    """``embeddings`` (B, D) floating, ``labels`` (B,) integer on the embeddings' device."""
     check_floating(embeddings, "embeddings")
     check_ndim(embeddings, "embeddings", (2,), "(B, D)")
     check_integer(labels, "labels")
+    if labels.device != embeddings.device:
+        fail("labels", f"a tensor on {embeddings.device} (the embeddings' device)", f"a tensor on {labels.device}")
     if labels.ndim != 1 or labels.shape[0] != embeddings.shape[0]:
         fail("labels", f"shape (B,) with B = {embeddings.shape[0]} as in embeddings {fmt_shape(embeddings.shape)}",
              f"shape {fmt_shape(labels.shape)}")
