@@ -548,3 +548,24 @@ def test_combined_returns_the_content_and_style_parts_of_a_content_style_term() 
     torch.testing.assert_close(out.parts["cs"], 0.5 * expect.content + 7.0 * expect.style)
     torch.testing.assert_close(out.total, 3.0 * out.parts["cs"] + out.parts["p"])
     torch.testing.assert_close(combined(x, content), out.total)
+
+
+def test_texture_paper_layers_reproduce_its_loss() -> None:
+    """arXiv 1505.07376 matched conv1_1 and pool1–pool4 of an average-pooling VGG19: those names work and give
+    Σ_l ⅕ · 1/(4 N_l² M_l²) Σ (G^l − A^l)² with raw Grams computed here by hand."""
+    layers = ("conv1_1", "pool1", "pool2", "pool3", "pool4")
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        vgg = VGGFeatures("vgg19", layers, weights=None, pooling="avg").double()
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(1, 3, 16, 16, generator=g, dtype=torch.float64)
+    texture = torch.rand(1, 3, 16, 16, generator=g, dtype=torch.float64)
+    fx, ft = vgg(x), vgg(texture)
+    expect = torch.zeros((), dtype=torch.float64)
+    for layer in layers:
+        a, b = fx[layer][0].flatten(1), ft[layer][0].flatten(1)  # N_l × M_l
+        n_l, m_l = a.shape
+        expect += 0.2 * ((a @ a.T - b @ b.T) ** 2).sum() / (4 * n_l**2 * m_l**2)
+    torch.testing.assert_close(ilf.texture_loss(x, texture, extractor=vgg, layers=layers), expect)
+    torch.testing.assert_close(il.TextureLoss(extractor=vgg, layers=layers).set_target(texture)(x), expect)
+    assert (fx["conv1_1"] < 0).any()  # the pre-activation; "relu1_1" is Caffe's in-place conv1_1 blob

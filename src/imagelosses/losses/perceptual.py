@@ -181,8 +181,15 @@ class TextureLoss(StyleLoss):
     """Gatys et al.'s texture/style loss ``Σ_l w_l E_l``; see :func:`imagelosses.functional.texture_loss`.
 
     Like :class:`StyleLoss` (``set_target`` caches the texture's Grams), with ``E_l = 1/(4N²M²)Σ(G − A)²``
-    and ``w_l = 1/L``. Defaults: relu1_1 … relu5_1 of VGG19 (Gatys's network; its ImageNet weights need
-    torchvision's download — offline, pass ``extractor=VGGFeatures("vgg16", ..., weights="oxford")``).
+    and ``w_l = 1/L``. Defaults: relu1_1 … relu5_1 of VGG19, ``w_l = 1/5``, the choice of the CVPR 2016
+    style-transfer paper (its ImageNet weights need torchvision's download — offline, pass
+    ``extractor=VGGFeatures("vgg16", ..., weights="oxford")``). The texture paper matched conv1_1 and
+    pool1–pool4 instead: ``layers=("conv1_1", "pool1", "pool2", "pool3", "pool4")`` (see
+    :func:`~imagelosses.functional.texture_loss` on why ``"relu1_1"`` reads its conv1_1 more faithfully).
+
+    References:
+        Gatys, Ecker, Bethge, "Image Style Transfer Using Convolutional Neural Networks", CVPR 2016
+        (precursor: arXiv 1508.06576); "Texture Synthesis Using Convolutional Neural Networks", arXiv 1505.07376.
     """
 
     _function = staticmethod(texture_loss)
