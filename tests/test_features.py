@@ -21,6 +21,23 @@ from imagelosses.features import weights as weights_mod
 # ------------------------------------------------------------------------------------------------- Oxford
 
 
+def test_failed_atomic_save_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch.save failing half-way (disk full, interrupt) leaves no temporary and no target file."""
+    def half_write(obj: object, f: object) -> None:
+        f.write(b"PK\x03\x04 half a file")  # type: ignore[attr-defined]
+        raise exc
+
+    monkeypatch.setattr(torch, "save", half_write)
+    state = {"features.0.bias": torch.zeros(3)}
+    for exc in (OSError(28, "No space left on device"), KeyboardInterrupt()):
+        with pytest.raises(type(exc)):
+            weights_mod._atomic_save(state, tmp_path / "cache" / "w.pt")
+        assert list((tmp_path / "cache").iterdir()) == []
+    monkeypatch.undo()
+    weights_mod._atomic_save(state, tmp_path / "cache" / "w.pt")  # the same call works when torch.save does
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["w.pt"]
+
+
 @pytest.mark.usefixtures("oxford_cache")
 def test_oxford_reference_values() -> None:
     """The values REFERENCES.md lists, in torchvision's vgg16().features layout."""
@@ -291,13 +308,28 @@ def test_taps_equal_a_plain_sequential_run(pooling: str) -> None:
     torch.testing.assert_close(vgg(x, layers=("conv1_2",))["conv1_2"], expect["conv1_2"], rtol=0, atol=1e-12)
 
 
-def test_stops_at_the_deepest_requested_layer() -> None:
+def test_stops_at_the_deepest_requested_layer(monkeypatch: pytest.MonkeyPatch) -> None:
     vgg = tiny_vgg(("relu1_1", "relu3_1"))
+    # Built up to relu3_1 and not one module further (by count, by kind, and by the weights held).
+    names = layer_names("vgg16")
+    assert len(vgg.features) == names.index("relu3_1") + 1 == 12
+    assert vgg.available_layers == names[:12] and isinstance(vgg.features[-1], nn.ReLU)
+    assert sum(isinstance(m, nn.Conv2d) for m in vgg.features) == 5  # conv1_1 … conv3_1
+    assert max(int(k.split(".")[1]) for k, _ in vgg.named_buffers() if k.startswith("features.")) == 10
+    # A forward asking for less stops there. ReLUs after untapped convs run in place through F.relu, not their
+    # module (a forward hook misses them), so count those calls too.
     called: list[int] = []
+    relus: list[int] = []
     for i, module in enumerate(vgg.features):
         module.register_forward_hook(lambda m, a, o, i=i: called.append(i))
+    real_relu = F.relu
+    monkeypatch.setattr(F, "relu", lambda *a, **k: relus.append(1) or real_relu(*a, **k))
     vgg(torch.rand(1, 3, 8, 8), layers=("relu1_1",))
-    assert called == [0]  # the ReLU after an untapped conv runs in place, not through its module
+    assert called == [0] and len(relus) == 1
+    called.clear()
+    relus.clear()
+    vgg(torch.rand(1, 3, 8, 8), layers=("conv2_1",))
+    assert [i for i in called if not isinstance(vgg.features[i], nn.ReLU)] == [0, 2, 4, 5] and len(relus) == 2
 
 
 def test_frozen_and_always_eval() -> None:

@@ -264,6 +264,24 @@ def test_fp16_autocast_gram_stays_finite_where_a_naive_one_overflows() -> None:
     torch.testing.assert_close(ours.double(), _naive_gram(f, "chw"), rtol=1e-5, atol=0)
 
 
+def test_fp16_autocast_gram_of_channels_last_vgg_maps_matches_float64() -> None:
+    """Under fp16 autocast the extractor returns float16 channels-last maps (the Gram's transposed-view path);
+    their Grams equal a float64 einsum of the same values where a float16 Gram overflows."""
+    vgg = tiny_vgg(("relu1_2",))
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(4)) * 40  # large activations
+    with torch.autocast("cpu", dtype=torch.float16):
+        f = vgg(x)["relu1_2"]
+        naive = torch.bmm(f.flatten(2), f.flatten(2).transpose(1, 2))
+        grams = {normalize: il.gram_matrix(f, normalize=normalize) for normalize in ("chw", "none")}
+    assert f.dtype == torch.float16 and f.is_contiguous(memory_format=torch.channels_last) and not f.is_contiguous()
+    assert torch.isinf(naive).any()
+    raw = torch.einsum("nchw,ndhw->ncd", f.double(), f.double())
+    _, c, h, w = f.shape
+    for normalize, expect in (("chw", raw / (c * h * w)), ("none", raw)):
+        assert grams[normalize].dtype == torch.float32
+        torch.testing.assert_close(grams[normalize].double(), expect, rtol=1e-5, atol=0)
+
+
 def test_autocast_style_loss_on_real_sized_activations() -> None:
     vgg = tiny_vgg(("relu1_2",))
     x = torch.rand(2, 3, 32, 32, requires_grad=True)
