@@ -184,6 +184,20 @@ def _random_state(arch: str = "vgg16") -> dict[str, torch.Tensor]:
     return {f"features.{k}": v for k, v in _torchvision_features(arch).state_dict().items()}
 
 
+def test_safetensors_file_loads_without_its_head(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    safetensors_torch = pytest.importorskip("safetensors.torch")
+    state = _random_state()
+    path = tmp_path / "vgg.safetensors"
+    safetensors_torch.save_file({**state, "classifier.0.weight": torch.zeros(2, 2)}, str(path))
+    vgg = VGGFeatures("vgg16", ("relu2_2",), weights=path)
+    for key, value in vgg.named_buffers():
+        if key.startswith("features."):
+            torch.testing.assert_close(value, state[key], rtol=0, atol=0)
+    monkeypatch.setitem(sys.modules, "safetensors", None)  # as if the package were not installed
+    with pytest.raises(WeightsUnavailableError, match="needs the safetensors package"):
+        VGGFeatures("vgg16", ("relu2_2",), weights=path)
+
+
 def test_state_dict_path_loads_with_or_without_prefix(tmp_path: Path) -> None:
     state = _random_state()
     full = {**state, "classifier.0.weight": torch.zeros(2, 2)}  # a whole-model dict: the head is ignored
