@@ -41,6 +41,33 @@ def test_euclidean_zero_distance_has_finite_zero_gradient():
     assert torch.equal(g, torch.zeros_like(g))
 
 
+def test_documented_precision_floor():
+    """The float32 Gram route errs on d² by at most 16·ε·(‖c_i‖² + ‖c_j‖²) (module docstring); float64 input
+    and row_distances resolve near-duplicates 1e-4 apart."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.nn.functional.normalize(torch.randn(16, 128, generator=g), dim=1)
+    for i, delta in enumerate((1e-2, 1e-3, 1e-4, 1e-5)):
+        x[2 * i + 1] = x[2 * i] + delta * torch.randn(128, generator=g) / 128**0.5
+    exact = torch.cdist(x.double(), x.double()).square()
+    c = (x.double() - x.double().mean(0)).square().sum(1)
+    bound = 16 * torch.finfo(torch.float32).eps * (c[:, None] + c[None, :])
+    assert ((pairwise_distances(x).double() - exact).abs() <= bound).all()
+    for i in range(4):
+        d64 = pairwise_distances(x.double(), distance="euclidean")[2 * i, 2 * i + 1]
+        torch.testing.assert_close(d64, exact[2 * i, 2 * i + 1].sqrt(), rtol=1e-4, atol=0)
+        torch.testing.assert_close(row_distances(x[2 * i:2 * i + 1], x[2 * i + 1:2 * i + 2]).double()[0],
+                                   exact[2 * i, 2 * i + 1].sqrt(), rtol=1e-3, atol=0)
+
+
+def test_accumulators_avoid_float64_on_mps():
+    from imagelosses.metric.distances import wide_dtype
+
+    assert wide_dtype(torch.device("mps")) == torch.float32
+    assert wide_dtype(torch.device("cpu")) == torch.float64
+    x, y = torch.randn(6, 3, dtype=torch.float64, requires_grad=True), torch.tensor([0, 0, 1, 1, 2, 2])
+    torch.autograd.gradcheck(lambda e: triplet_loss(e, y, mining="all", soft_margin=True), (x,))
+
+
 def test_l2_normalize_zero_vector():
     x = torch.tensor([[0.0, 0.0, 0.0], [3.0, 0.0, 4.0]], requires_grad=True)
     y = l2_normalize(x)
@@ -54,7 +81,7 @@ _EMB = st.sampled_from(["random", "identical", "zeros", "huge", "tiny", "duplica
 _LAB = st.sampled_from(["random", "all_equal", "all_distinct", "pairs"])
 
 
-def _degenerate(b: int, emb: str, lab: str, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _degenerate(b: int, emb: str, lab: str, seed: int, huge: float = 1e15) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(b, 4, generator=g)
     if emb == "identical":
@@ -62,7 +89,7 @@ def _degenerate(b: int, emb: str, lab: str, seed: int) -> tuple[torch.Tensor, to
     elif emb == "zeros":
         x = torch.zeros(b, 4)
     elif emb == "huge":
-        x = x * 1e8  # D⁴ for contrastive on squared distances stays below float32 max
+        x = x * huge  # the documented valid range (imagelosses.metric.distances)
     elif emb == "tiny":
         x = x * 1e-30
     elif emb == "duplicated" and b:
@@ -111,7 +138,8 @@ def test_triplet_never_nan(b, emb, lab, seed, mining, distance, normalize, soft,
 @given(b=st.sampled_from([0, 1, 2, 5]), emb=_EMB, lab=_LAB, seed=st.integers(0, 1000),
        distance=st.sampled_from(["euclidean", "squared_euclidean", "cosine"]), normalize=st.booleans())
 def test_contrastive_never_nan(b, emb, lab, seed, distance, normalize):
-    x, y = _degenerate(b, emb, lab, seed)
+    # squared-euclidean contrastive squares d² again: its documented range is 1e8
+    x, y = _degenerate(b, emb, lab, seed, huge=1e8 if distance == "squared_euclidean" else 1e15)
     out = batch_contrastive_loss(x, y, distance=distance, normalize=normalize)
     half = b // 2
     out = out + contrastive_loss(x[:half], x[half:2 * half], y[:half] % 2, distance=distance, normalize=normalize)

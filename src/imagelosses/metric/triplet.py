@@ -19,7 +19,14 @@ from torch import Tensor
 from .._checks import check_floating, check_ndim, check_number, check_option, check_same_shape
 from .._reduction import check_reduction, reduce, safe_divide
 from ..losses._base import FunctionalLoss
-from .distances import check_distance, l2_normalize, pairwise_distances, prepare_embeddings, row_distances
+from .distances import (
+    check_distance,
+    l2_normalize,
+    pairwise_distances,
+    prepare_embeddings,
+    row_distances,
+    wide_dtype,
+)
 from .distributed import gather_batch
 from .mining import (
     all_triplets,
@@ -115,7 +122,7 @@ def _batch_all(dist: Tensor, pos: Tensor, neg: Tensor, margin: float, soft_margi
     """
     b = dist.shape[0]
     grad = torch.zeros_like(dist)
-    total = torch.zeros((), dtype=torch.float64, device=dist.device)
+    total = torch.zeros((), dtype=wide_dtype(dist.device), device=dist.device)
     active = torch.zeros((), dtype=torch.long, device=dist.device)
     not_neg = ~neg
     chunks = list(positive_pair_chunks(pos))
@@ -140,7 +147,7 @@ def _batch_all(dist: Tensor, pos: Tensor, neg: Tensor, margin: float, soft_margi
             torch.clamp(x, min=0.0, out=v)
             torch.gt(x, 0.0, out=on)
             w.copy_(on)
-        total += v.sum(dtype=torch.float64)
+        total += v.sum(dtype=total.dtype)
         active += torch.count_nonzero(v)
         grad.index_put_((a, p), w.sum(1), accumulate=True)
         grad.index_add_(0, a, w, alpha=-1.0)
@@ -277,7 +284,7 @@ def _reduced(total: Tensor, num_valid: Tensor, num_active: Tensor, reduction: st
 
 def _stats(loss: Tensor, num_valid: Tensor | int, num_active: Tensor) -> TripletStats:
     num_valid = torch.as_tensor(num_valid, device=num_active.device)
-    fraction = safe_divide(num_active.to(torch.float64), num_valid)
+    fraction = safe_divide(num_active.to(wide_dtype(num_active.device)), num_valid)
     return TripletStats(loss, num_valid, num_active, fraction)
 
 
