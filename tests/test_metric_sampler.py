@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
@@ -74,3 +75,24 @@ def test_errors():
         PKSampler(torch.tensor([0.0, 1.0]), p=1, k=1)
     with pytest.raises(ValueError, match="labels: expected at least one label"):
         PKSampler([], p=1, k=1)
+
+
+def test_seed_mixing_replicas_and_integer_like_arguments():
+    np = pytest.importorskip("numpy")
+    labels = [i // 5 for i in range(100)]
+    a = PKSampler(labels, p=4, k=3, seed=0)
+    a.set_epoch(1_000_003)
+    assert list(a) != list(PKSampler(labels, p=4, k=3, seed=1))  # seed·1_000_003 + epoch used to collide
+    s = PKSampler(labels, p=np.int64(4), k=np.int32(3), num_batches=np.int64(5), seed=np.int64(7))
+    assert (s.p, s.k, len(s), s.seed) == (4, 3, 5, 7) and type(s.p) is int
+    assert list(s) == list(PKSampler(labels, p=4, k=3, num_batches=5, seed=7))
+    assert len(list(PKSampler(labels, p=4, k=3, seed=-5))) == len(labels) // 12
+    ranks = [list(PKSampler(labels, p=4, k=3, seed=3, num_replicas=2, rank=r)) for r in (0, 1)]
+    assert ranks[0] != ranks[1]
+    assert ranks[0] == list(PKSampler(labels, p=4, k=3, seed=3, num_replicas=2, rank=0))
+    with pytest.raises(ValueError, match=re.escape("seed: expected an integer in [-2**63, 2**64), got " + str(2**70))):
+        PKSampler(labels, p=4, k=3, seed=2**70)
+    with pytest.raises(TypeError, match="seed: expected an integer or None, got float"):
+        PKSampler(labels, p=4, k=3, seed=1.5)
+    with pytest.raises(ValueError, match=re.escape("rank: expected an integer in [0, 2) (num_replicas = 2), got 2")):
+        PKSampler(labels, p=4, k=3, num_replicas=2, rank=2)

@@ -6,6 +6,8 @@ positives and (P − 1)·K negatives in its batch.
 
 from __future__ import annotations
 
+import hashlib
+import numbers
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -17,12 +19,23 @@ from .._checks import check_integer, check_ndim, fail
 __all__ = ["PKSampler"]
 
 
+def _int(value: object, name: str, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        fail(name, what, type(value).__name__, exc=TypeError)
+    return int(value)
+
+
 def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        fail(name, "a positive integer", type(value).__name__, exc=TypeError)
+    value = _int(value, name, "a positive integer")
     if value < 1:
         fail(name, "a positive integer", repr(value))
     return value
+
+
+def _mix(*parts: int) -> int:
+    """A 64-bit generator seed from integers, by hashing: distinct tuples give unrelated seeds."""
+    digest = hashlib.blake2b(",".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
 
 
 class PKSampler(Sampler[list[int]]):
@@ -40,15 +53,32 @@ class PKSampler(Sampler[list[int]]):
         num_batches: batches per epoch, ``len(sampler)``; default ``len(labels) // (p·k)`` (at least 1).
         seed: ``None`` draws a fresh base seed from torch's global generator at each ``iter()`` (so
             ``torch.manual_seed`` makes runs reproducible and epochs differ, like ``RandomSampler``); an int
-            makes the batches a function of ``seed`` and the epoch set by :meth:`set_epoch`.
+            in [-2⁶³, 2⁶⁴) makes the batches a function of ``(seed, epoch, rank)``, hashed together (no two
+            such triples share a stream); the epoch is set by :meth:`set_epoch`.
+        num_replicas, rank: under ``DistributedDataParallel``, the number of processes and this process's
+            rank. Each rank then draws its own batches (the rank is mixed into the seed), so give every rank
+            the same ``seed`` (or the same global torch seed) and its own ``rank``. Without them all ranks
+            with the same seed yield the *same* batches. With ``gather=True`` in the loss, the global batch is
+            the concatenation of the ranks' P×K batches: classes may repeat across ranks, which only adds
+            positives. Integer-like values (``numpy.int64``) are accepted for every integer argument.
 
     Raises:
-        TypeError: labels not integers, p/k/num_batches not ints. ValueError: p > number of classes, p or k
-        below 1, empty labels.
+        TypeError: labels not integers, p/k/num_batches/seed/num_replicas/rank not integers. ValueError: p >
+        number of classes, p, k or num_replicas below 1, rank outside [0, num_replicas), seed outside
+        [-2⁶³, 2⁶⁴), empty labels.
+
+    References:
+        Hermans, Beyer, Leibe, "In Defense of the Triplet Loss for Person Re-Identification", arXiv 1703.07737.
+
+    Example:
+        >>> sampler = PKSampler([0, 0, 0, 1, 1, 1, 2, 2], p=2, k=2, num_batches=3, seed=0)
+        >>> batches = list(sampler)
+        >>> len(batches), [len(b) for b in batches]
+        (3, [4, 4, 4])
     """
 
     def __init__(self, labels: Sequence[int] | Tensor, *, p: int, k: int, num_batches: int | None = None,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, num_replicas: int = 1, rank: int = 0) -> None:
         labels_t = labels if isinstance(labels, Tensor) else torch.as_tensor(list(labels), dtype=torch.long)
         check_integer(labels_t, "labels")
         check_ndim(labels_t, "labels", (1,), "(N,)")
@@ -63,22 +93,27 @@ class PKSampler(Sampler[list[int]]):
         self._members: list[Tensor] = list(torch.split(order, counts.tolist()))
         default = max(1, labels_t.numel() // (self.p * self.k))
         self.num_batches = default if num_batches is None else _positive_int(num_batches, "num_batches")
+        if seed is not None:
+            seed = _int(seed, "seed", "an integer or None")
+            if not -(2**63) <= seed < 2**64:
+                fail("seed", "an integer in [-2**63, 2**64)", repr(seed))
         self.seed = seed
+        self.num_replicas = _positive_int(num_replicas, "num_replicas")
+        self.rank = _int(rank, "rank", "an integer")
+        if not 0 <= self.rank < self.num_replicas:
+            fail("rank", f"an integer in [0, {self.num_replicas}) (num_replicas = {self.num_replicas})", repr(rank))
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose batches a seeded sampler yields (as ``DistributedSampler.set_epoch``)."""
-        self.epoch = int(epoch)
+        self.epoch = _int(epoch, "epoch", "an integer")
 
     def __len__(self) -> int:
         return self.num_batches
 
     def __iter__(self) -> Iterator[list[int]]:
-        if self.seed is None:
-            base = int(torch.randint(0, 2**62, (), dtype=torch.long))
-        else:
-            base = self.seed * 1_000_003 + self.epoch
-        gen = torch.Generator().manual_seed(base)
+        base = int(torch.randint(0, 2**62, (), dtype=torch.long)) if self.seed is None else self.seed
+        gen = torch.Generator().manual_seed(_mix(base, self.epoch, self.rank))
         num_classes = len(self._members)
         for _ in range(self.num_batches):
             batch: list[int] = []
