@@ -5,7 +5,10 @@ For a pair at distance ``D`` with ``y = 1`` when similar and ``y = 0`` when diss
     ``l = ½·y·D² + ½·(1 − y)·max(0, m − D)²``
 
 Similar pairs are pulled together, dissimilar ones pushed apart until they are ``m`` away. ``D`` is the
-euclidean distance by default (zero-safe: identical points give ``D = 0`` with a finite gradient).
+euclidean distance by default (zero-safe: identical points give ``D = 0`` with a finite gradient); that is
+Hadsell et al.'s loss. With ``distance="squared_euclidean"`` or ``"cosine"`` the same formula is applied to
+that ``D`` (so ``D² = ‖x − y‖⁴`` for squared euclidean): a variant, **not** Hadsell's form, and the margin is
+then in those units.
 """
 
 from __future__ import annotations
@@ -97,7 +100,20 @@ def batch_contrastive_loss(
     divides by B(B−1)/2 (0 when B ≤ 1). ``gather=True`` runs over the global batch of all ranks.
 
     Shape:
-        embeddings: (B, D); labels: (B,) integer.
+        embeddings: (B, D); labels: (B,) integer, on the embeddings' device. Output: scalar, or
+        (B(B−1)/2,) for ``"none"``.
+
+    Raises:
+        TypeError: non-floating embeddings, non-integer labels. ValueError: embeddings not 2-D, labels not
+        (B,) or on another device, margin ≤ 0, unknown distance or reduction.
+
+    References:
+        Hadsell, Chopra, LeCun, "Dimensionality Reduction by Learning an Invariant Mapping", CVPR 2006.
+
+    Example:
+        >>> x = torch.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 0.5]]); y = torch.tensor([0, 0, 1])
+        >>> batch_contrastive_loss(x, y, margin=1.0, reduction="none")  # pairs (0,1) (0,2) (1,2)
+        tensor([12.5000,  0.1250,  0.0000])
     """
     _check_options(margin, distance, reduction)
     check_batch(embeddings, labels)

@@ -149,7 +149,10 @@ def mine_triplets(
         distance: ``"squared_euclidean"``, ``"euclidean"`` or ``"cosine"``.
         normalize: L2-normalise the embeddings first.
         semihard_fallback: ``"easiest"`` or ``"drop"``, for pairs without a negative farther than the positive.
-        active_only: keep only triplets with ``D[a, p] − D[a, n] + margin > 0`` (non-zero hinge loss).
+        active_only: keep only triplets with ``D[a, p] − D[a, n] + margin > 0`` (non-zero hinge loss). This is
+            the hinge criterion whatever loss follows: with ``soft_margin=True`` every triplet has a
+            non-zero loss, so ``TripletStats.num_active`` counts all of them while ``active_only`` still
+            keeps only the margin violators.
 
     Returns:
         Three LongTensors of equal length T on ``embeddings.device``. ``"all"`` returns up to B³ triplets

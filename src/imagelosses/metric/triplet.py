@@ -217,7 +217,10 @@ def triplet_loss(
     the sum by the number of selected triplets (``average="valid"``: all valid triplets for batch-all, one
     per anchor for batch-hard, one per anchor-positive pair for semi-hard) or by the number with a non-zero
     loss (``average="nonzero"``, Hermans et al.'s batch-all). A batch without any valid triplet (B ≤ 1, no
-    label repeated, all labels equal) gives 0 with a zero gradient. Batch-all never builds a B×B×B tensor.
+    label repeated, all labels equal) gives 0 with a zero gradient. Batch-all never builds a B×B×B tensor:
+    with ``"mean"``/``"sum"`` its memory is O(B² + chunk·B); with ``"none"`` it returns (and keeps for
+    backward) one value per valid triplet, T = Σ_a #pos(a)·#neg(a), up to ~B³ — prefer a reduction for large
+    batches. Batch-hard and semi-hard are O(B²) in memory.
 
     ``gather=True`` first gathers embeddings and labels over ``torch.distributed`` ranks
     (:mod:`imagelosses.metric.distributed`): the loss is then the single-process loss of the global batch.
