@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from .._checks import check_floating, check_ndim, check_number, check_option, check_same_shape, fail, fmt_shape
+from .._dtypes import at_least_float32
 from .._reduction import check_reduction, reduce
 from ..features.vgg import VGGFeatures
 
@@ -56,10 +57,6 @@ class ContentStyleParts(NamedTuple):
     style: Tensor
 
 
-def _f32(x: Tensor) -> Tensor:
-    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
-
-
 def gram_matrix(features: Tensor, *, normalize: str = "chw") -> Tensor:
     """Batched Gram matrix of feature maps, always accumulated in float32 (or float64 for float64 input).
 
@@ -82,7 +79,7 @@ def gram_matrix(features: Tensor, *, normalize: str = "chw") -> Tensor:
     check_option(normalize, "normalize", GRAM_NORMALIZATIONS)
     n, c, h, w = features.shape
     with torch.autocast(device_type=features.device.type, enabled=False):
-        f = _f32(features)
+        f = at_least_float32(features)
         if f.is_contiguous(memory_format=torch.channels_last) and not f.is_contiguous():
             psi_t = f.permute(0, 2, 3, 1).reshape(n, h * w, c)  # a view: VGGFeatures returns channels-last maps
             gram = torch.bmm(psi_t.transpose(1, 2), psi_t)
@@ -174,7 +171,7 @@ def _gram_distance(input_feats: dict[str, Tensor], grams: dict[str, Tensor], wei
         if a.ndim != 3 or a.shape[1:] != g.shape[1:] or a.shape[0] not in (1, g.shape[0]):
             fail(f"{name}[{layer!r}]", f"Gram matrices of shape (1 or {g.shape[0]}, {g.shape[1]}, {g.shape[2]})",
                  f"shape {fmt_shape(a.shape)}")
-        term = (g - _f32(a)).square().sum(dim=(1, 2)) * w
+        term = (g - at_least_float32(a)).square().sum(dim=(1, 2)) * w
         total = term if total is None else total + term
     return total  # type: ignore[return-value]
 
@@ -224,7 +221,7 @@ def perceptual_loss(input: Tensor | Features, target: Tensor | Features, *, extr
     for (layer, a), w in zip(fi.items(), weights, strict=True):
         b = ft[layer]
         _check_pair(a, b, layer, "target")
-        diff = _f32(a) - _f32(b)
+        diff = at_least_float32(a) - at_least_float32(b)
         per = (diff.square() if criterion == "mse" else diff.abs()).flatten(1).mean(dim=1) * w
         total = per if total is None else total + per
     return reduce(total, reduction)  # type: ignore[arg-type]
@@ -329,7 +326,7 @@ def content_style_loss(input: Tensor | Features, content: Tensor | Features, sty
     content_value: Tensor | None = None
     for layer in content_layers:
         _check_pair(fi[layer], fc[layer], layer, "content")
-        term = 0.5 * (_f32(fi[layer]) - _f32(fc[layer])).square().flatten(1).sum(dim=1)
+        term = 0.5 * (at_least_float32(fi[layer]) - at_least_float32(fc[layer])).square().flatten(1).sum(dim=1)
         content_value = term if content_value is None else content_value + term
     weights = [w / 4 for w in _weights(style_layers, style_layer_weights, 1.0 / len(style_layers),
                                        "style_layer_weights")]

@@ -18,14 +18,11 @@ from .._checks import (
     fail,
     fmt_shape,
 )
+from .._dtypes import at_least_float32
 from .._reduction import check_reduction, reduce
 from .pixel import _check_logits, split_target
 
 __all__ = ["check_dice_options", "check_focal_options", "dice_loss", "focal_loss"]
-
-
-def _float32_or_wider(x: Tensor) -> Tensor:
-    return x.to(torch.promote_types(x.dtype, torch.float32))
 
 
 def check_dice_options(smooth: float, reduction: str) -> None:
@@ -70,7 +67,7 @@ def dice_loss(
     check_dice_options(smooth, reduction)
     _check_logits(input, check_finite)
     safe, valid = split_target(input, target, ignore_index)
-    x = _float32_or_wider(input)
+    x = at_least_float32(input)
     if input.shape[1] == 1:
         probs, onehot, mask = torch.sigmoid(x), safe.to(x.dtype), valid.to(x.dtype)
     else:
@@ -128,7 +125,7 @@ def focal_loss(
     check_focal_options(gamma, alpha, reduction)
     _check_logits(input, check_finite)
     safe, valid = split_target(input, target, ignore_index)
-    x = _float32_or_wider(input)
+    x = at_least_float32(input)
     if input.shape[1] == 1:
         t = safe.to(x.dtype)
         ce = F.binary_cross_entropy_with_logits(x, t, reduction="none")

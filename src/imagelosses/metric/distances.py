@@ -39,6 +39,7 @@ import torch
 from torch import Tensor
 
 from .._checks import check_option
+from .._dtypes import at_least_float32
 
 Distance = Literal["euclidean", "squared_euclidean", "cosine"]
 DISTANCES: tuple[str, ...] = ("euclidean", "squared_euclidean", "cosine")
@@ -58,10 +59,6 @@ def wide_dtype(device: torch.device) -> torch.dtype:
     return torch.float32 if device.type == "mps" else torch.float64
 
 
-def _upcast(x: Tensor) -> Tensor:
-    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
-
-
 def l2_normalize(x: Tensor, *, eps: float = EPS) -> Tensor:
     """``x / ‖x‖`` along the last dimension; rows with ``‖x‖² <= eps²`` become zero (zero gradient).
 
@@ -77,7 +74,7 @@ def l2_normalize(x: Tensor, *, eps: float = EPS) -> Tensor:
 def prepare_embeddings(x: Tensor, normalize: bool, *, eps: float = EPS) -> Tensor:
     """``x`` in float32 when half precision, L2-normalised when asked (autocast disabled)."""
     with torch.autocast(x.device.type, enabled=False):
-        x = _upcast(x)
+        x = at_least_float32(x)
         return l2_normalize(x, eps=eps) if normalize else x
 
 
@@ -101,7 +98,7 @@ def pairwise_distances(
     """
     check_distance(distance)
     with torch.autocast(x.device.type, enabled=False):
-        x = _upcast(x)
+        x = at_least_float32(x)
         if normalize or distance == "cosine":
             x = l2_normalize(x, eps=eps)
         n = x.shape[0]
@@ -130,7 +127,7 @@ def row_distances(
     """
     check_distance(distance)
     with torch.autocast(x.device.type, enabled=False):
-        x, y = _upcast(x), _upcast(y)
+        x, y = at_least_float32(x), at_least_float32(y)
         if normalize or distance == "cosine":
             x, y = l2_normalize(x, eps=eps), l2_normalize(y, eps=eps)
         if distance == "cosine":
