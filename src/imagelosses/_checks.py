@@ -119,11 +119,14 @@ def check_number(
 
 
 def check_index_range(target: Tensor, name: str, num_classes: int, ignore_index: int | None) -> None:
-    """Every entry of ``target`` (other than ``ignore_index``) lies in ``[0, num_classes)``. Eager only."""
+    """Every entry of ``target`` lies in ``[0, num_classes)``. Eager only, one ``aminmax`` pass.
+
+    Ignored pixels must already be replaced by a valid class (as ``split_target`` does); ``ignore_index``
+    is only named in the message.
+    """
     if not _eager() or target.numel() == 0:
         return
-    valid = target if ignore_index is None else torch.where(target == ignore_index, 0, target)
-    lo, hi = (int(v) for v in torch.aminmax(valid))
+    lo, hi = (int(v) for v in torch.aminmax(target))
     if lo < 0 or hi >= num_classes:
         bad = lo if lo < 0 else hi
         ign = "" if ignore_index is None else f" or ignore_index={ignore_index}"

@@ -261,10 +261,12 @@ def split_target(input: Tensor, target: Tensor, ignore_index: int) -> tuple[Tens
         if tuple(target.shape) != expected:
             fail("target", f"shape (N, *) = {fmt_shape(expected)} matching input {fmt_shape(input.shape)}",
                  fmt_shape(target.shape))
-        check_index_range(target, "target", input.shape[1], ignore_index)
         target = target.long()
     valid = target != ignore_index
-    return torch.where(valid, target, torch.zeros_like(target)), valid
+    safe = torch.where(valid, target, torch.zeros_like(target))
+    if input.shape[1] > 1:
+        check_index_range(safe, "target", input.shape[1], ignore_index)
+    return safe, valid
 
 
 # ------------------------------------------------------------------------------------- cross-entropy
