@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test,bench,oxford]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test,bench,oxford,demo]"
 	touch $(STAMP)
 
 install: $(STAMP)

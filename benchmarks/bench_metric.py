@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _common import Row, peak_memory_mb, seed_all, time_median, with_ratios, write
 
-from imagelosses.metric import TripletLoss
+from imagelosses.embedding import TripletLoss
 
 D, K, MARGIN = 128, 4, 0.2
 PEER = "pytorch-metric-learning"

@@ -8,7 +8,9 @@ A test module describes each loss as a :class:`LossCase` and subclasses :class:`
 - float64 ``gradcheck`` on small inputs;
 - ``torch.compile(fullgraph=True)`` (``aot_eager`` backend, cheap on CPU) equals eager, value and gradient;
 - finite value and gradient under bf16 autocast;
-- a table of bad inputs, each with its exact error type and message;
+- a table of bad inputs (at least three), each with its exact error type and message, and a table of bad
+  constructor options (at least two) for the module; an empty table fails;
+- every option of the module is a public attribute shown in its ``repr``;
 - hypothesis invariants: non-negativity, zero on identical inputs where the math says so, invariance to
   permuting the batch.
 """
@@ -40,6 +42,16 @@ class BadInput:
 
 
 @dataclass
+class BadOption:
+    """Build the module with ``kwargs`` (on top of the case's) and expect ``exc`` with ``message``."""
+
+    label: str
+    kwargs: dict[str, Any]
+    exc: type[Exception]
+    message: str
+
+
+@dataclass
 class LossCase:
     """How to exercise one loss.
 
@@ -63,6 +75,7 @@ class LossCase:
     nonnegative: bool = True
     batch_args: Sequence[int] = (0, 1)
     bad_inputs: Sequence[BadInput] = ()
+    bad_options: Sequence[BadOption] = ()
     reductions: Sequence[str] = ("none", "mean", "sum")
     atol: float = 1e-5
 
@@ -161,11 +174,27 @@ class StandardLossTests:
             assert torch.isfinite(g).all()
 
     def test_bad_inputs(self, case: LossCase) -> None:
+        assert len(case.bad_inputs) >= 3, f"{case.name}: declare at least three bad inputs"
         inputs = case.make_inputs(torch.float32, 5, 1.0)
         for bad in case.bad_inputs:
             args, kwargs = bad.make(inputs)
             with pytest.raises(bad.exc, match=re.escape(bad.message)):
                 case.functional(*args, **{**case.kwargs, **kwargs})
+
+    def test_bad_options(self, case: LossCase) -> None:
+        assert len(case.bad_options) >= 2, f"{case.name}: declare at least two bad constructor options"
+        for bad in case.bad_options:
+            with pytest.raises(bad.exc, match=re.escape(bad.message)):
+                case.build(**bad.kwargs)
+
+    def test_options_are_public(self, case: LossCase) -> None:
+        module = case.build()
+        names = getattr(module, "options", ())
+        assert names, f"{case.name}: the module declares no options"
+        text = repr(module)
+        for name in names:
+            assert hasattr(module, name), name
+            assert f"{name}=" in text, f"{name} missing from repr {text}"
 
     @_HYPO
     @given(seed=st.integers(0, 2**16), scale=_scales)

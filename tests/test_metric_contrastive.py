@@ -9,7 +9,7 @@ import pytest
 import torch
 from _harness import BadInput, LossCase, StandardLossTests
 
-from imagelosses.metric import ContrastiveLoss, batch_contrastive_loss, contrastive_loss
+from imagelosses.embedding import ContrastiveLoss, batch_contrastive_loss, contrastive_loss
 
 
 def _pairs(dtype, seed, scale):

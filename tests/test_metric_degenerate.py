@@ -6,7 +6,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from imagelosses.metric import (
+from imagelosses.embedding import (
     batch_contrastive_loss,
     contrastive_loss,
     l2_normalize,
@@ -60,7 +60,7 @@ def test_documented_precision_floor():
 
 
 def test_accumulators_avoid_float64_on_mps():
-    from imagelosses.metric.distances import wide_dtype
+    from imagelosses._core.dtypes import wide_dtype
 
     assert wide_dtype(torch.device("mps")) == torch.float32
     assert wide_dtype(torch.device("cpu")) == torch.float64
@@ -89,7 +89,7 @@ def _degenerate(b: int, emb: str, lab: str, seed: int, huge: float = 1e15) -> tu
     elif emb == "zeros":
         x = torch.zeros(b, 4)
     elif emb == "huge":
-        x = x * huge  # the documented valid range (imagelosses.metric.distances)
+        x = x * huge  # the documented valid range (imagelosses.embedding.distances)
     elif emb == "tiny":
         x = x * 1e-30
     elif emb == "duplicated" and b:

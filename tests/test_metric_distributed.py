@@ -12,7 +12,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from imagelosses.metric import ContrastiveLoss, TripletLoss, contrastive_loss, gather_batch, is_distributed
+from imagelosses.embedding import ContrastiveLoss, TripletLoss, contrastive_loss, gather_batch, is_distributed
 
 SIZES = (7, 5)  # rank 0 holds 7 rows, rank 1 holds 5
 

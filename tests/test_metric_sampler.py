@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from imagelosses.metric import PKSampler
+from imagelosses.embedding import PKSampler
 
 LABELS = [0] * 6 + [1] * 5 + [2] * 2 + [3] * 1 + [4] * 8
 
@@ -54,7 +54,7 @@ def test_seed_epoch_and_global_rng():
 
 
 def test_dataloader_and_loss():
-    from imagelosses.metric import TripletLoss
+    from imagelosses.embedding import TripletLoss
 
     x = torch.randn(len(LABELS), 8)
     loader = DataLoader(TensorDataset(x, torch.tensor(LABELS)), batch_sampler=PKSampler(LABELS, p=3, k=3, seed=0))

@@ -11,7 +11,7 @@ import pytest
 import torch
 from _harness import BadInput, LossCase, StandardLossTests
 
-from imagelosses.metric import OfflineTripletLoss, TripletLoss, mine_triplets, triplet_loss, triplet_margin_loss
+from imagelosses.embedding import OfflineTripletLoss, TripletLoss, mine_triplets, triplet_loss, triplet_margin_loss
 
 
 def _labelled(dtype: torch.dtype, seed: int, scale: float, b: int = 12, d: int = 5, classes: int = 4):
@@ -190,7 +190,7 @@ def test_batch_all_double_backward(soft):
 
 def test_batch_all_memory_is_chunked(monkeypatch):
     """Forcing tiny chunks (many iterations) changes nothing: the result does not depend on the chunking."""
-    import imagelosses.metric.mining as mining
+    import imagelosses.embedding.mining as mining
 
     x, y = _labelled(torch.float64, 3, 1.0, b=16)
     full = triplet_loss(x, y, mining="all", reduction="sum")

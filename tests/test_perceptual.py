@@ -14,8 +14,8 @@ from vgg_fixtures import oxford_cache, tiny_vgg  # noqa: F401  (fixture)
 
 import imagelosses as il
 from imagelosses import functional as ilf
-from imagelosses.features import VGGFeatures
-from imagelosses.functional.perceptual import GATYS_STYLE_LAYERS, JOHNSON_STYLE_LAYERS
+from imagelosses.backbones import VGGFeatures
+from imagelosses.losses.style import GATYS_STYLE_LAYERS, JOHNSON_STYLE_LAYERS
 
 LAYERS = ("relu1_2", "relu2_1")
 EXT32 = tiny_vgg(LAYERS, seed=0)
@@ -461,11 +461,11 @@ def test_real_weights_content_style_and_gradients() -> None:
 def test_docstring_examples() -> None:
     import doctest
 
-    import imagelosses.features.vgg
-    import imagelosses.functional.perceptual
+    import imagelosses.backbones.vgg
     import imagelosses.losses.perceptual
+    import imagelosses.losses.style
 
-    for module in (imagelosses.features.vgg, imagelosses.functional.perceptual, imagelosses.losses.perceptual):
+    for module in (imagelosses.backbones.vgg, imagelosses.losses.style, imagelosses.losses.perceptual):
         result = doctest.testmod(module)
         assert result.failed == 0 and result.attempted > 0, module.__name__
 

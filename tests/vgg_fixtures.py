@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from imagelosses.features import VGGFeatures, oxford_vgg16_state_dict
-from imagelosses.features.weights import CACHE_ENV
+from imagelosses.backbones import VGGFeatures, oxford_vgg16_state_dict
+from imagelosses.backbones.weights import CACHE_ENV
 
 
 def require_oxford() -> None:

@@ -1,19 +1,8 @@
-"""``nn.Module`` losses: configuration in ``__init__``, data in ``forward``; the math is in
-:mod:`imagelosses.functional`."""
+"""The image losses, one file per family, each with its functions and its modules side by side:
 
-from .perceptual import CombinedFeatureLoss, ContentStyleLoss, PerceptualLoss, StyleLoss, TextureLoss
-from .pixel import CharbonnierLoss, DiceLoss, FocalLoss, L1Loss, MSELoss, PixelCrossEntropyLoss
-
-__all__ = [
-    "CharbonnierLoss",
-    "CombinedFeatureLoss",
-    "ContentStyleLoss",
-    "DiceLoss",
-    "FocalLoss",
-    "L1Loss",
-    "MSELoss",
-    "PerceptualLoss",
-    "PixelCrossEntropyLoss",
-    "StyleLoss",
-    "TextureLoss",
-]
+- :mod:`.regression`: MSE, L1, Charbonnier (per-pixel weight maps);
+- :mod:`.segmentation`: cross-entropy with class weights, soft Dice, focal;
+- :mod:`.weightmaps`: U-Net border weight maps;
+- :mod:`.perceptual`: Johnson's perceptual loss; :mod:`.style`: Gram matrix, style, texture, content/style;
+- :mod:`.combined`: several feature losses on one backbone pass.
+"""

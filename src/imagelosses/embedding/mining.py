@@ -28,15 +28,16 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from .._checks import check_floating, check_integer, check_ndim, check_number, check_option, fail, fmt_shape
-from .distances import check_distance, pairwise_distances
+from .._core.checks import check_floating, check_integer, check_ndim, check_number, check_option, fail, fmt_shape
+from .distances import Distance, check_distance, pairwise_distances
 
 Mining = Literal["all", "hard", "semihard"]
 MINING: tuple[str, ...] = ("all", "hard", "semihard")
+SemihardFallback = Literal["easiest", "drop"]
 FALLBACKS: tuple[str, ...] = ("easiest", "drop")
 CHUNK_ELEMENTS = 1 << 22  # (anchor-positive pairs) × B entries per batch-all chunk: 16 MiB in float32
 
-__all__ = ["FALLBACKS", "MINING", "Mining", "check_batch", "label_masks", "mine_triplets"]
+__all__ = ["FALLBACKS", "MINING", "Mining", "SemihardFallback", "check_batch", "label_masks", "mine_triplets"]
 
 
 def check_batch(embeddings: Tensor, labels: Tensor) -> None:
@@ -131,14 +132,14 @@ def mine_triplets(
     strategy: str = "hard",
     margin: float = 0.2,
     *,
-    distance: str = "squared_euclidean",
+    distance: Distance = "squared_euclidean",
     normalize: bool = True,
-    semihard_fallback: str = "easiest",
+    semihard_fallback: SemihardFallback = "easiest",
     active_only: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Index triplets ``(anchor, positive, negative)`` chosen by a mining strategy.
 
-    These are exactly the triplets that :class:`imagelosses.metric.TripletLoss` with the same options uses,
+    These are exactly the triplets that :class:`imagelosses.embedding.TripletLoss` with the same options uses,
     in the order of its ``reduction="none"`` output: sorted by anchor, then positive, then negative. Use
     them for offline mining (``triplet_margin_loss(x[a], x[p], x[n])``) or to inspect a batch.
 

@@ -14,15 +14,18 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from ._checks import check_option
+from .checks import check_option
 
 Reduction = Literal["none", "mean", "sum"]
 REDUCTIONS: tuple[str, ...] = ("none", "mean", "sum")
+WeightedMean = Literal["weight_sum", "count"]
+WEIGHTED_MEANS: tuple[str, ...] = ("weight_sum", "count")
 
-__all__ = ["REDUCTIONS", "Reduction", "check_reduction", "reduce"]
+__all__ = ["REDUCTIONS", "WEIGHTED_MEANS", "Reduction", "WeightedMean", "check_reduction", "reduce", "safe_divide",
+           "weighted_reduce"]
 
 
-def check_reduction(reduction: str) -> str:
+def check_reduction(reduction: str) -> Reduction:
     """``reduction`` must be ``"none"``, ``"mean"`` or ``"sum"``."""
     return check_option(reduction, "reduction", REDUCTIONS)
 
@@ -53,3 +56,15 @@ def reduce(values: Tensor, reduction: str, *, denominator: Tensor | float | None
     if reduction != "mean":
         check_reduction(reduction)
     return safe_divide(total, values.numel() if denominator is None else denominator)
+
+
+def weighted_reduce(values: Tensor, reduction: str, weighted_mean: str, weight: Tensor | None,
+                    count: Tensor | int) -> Tensor:
+    """Reduce ``values`` that are already weighted and zero where not counted.
+
+    ``weight`` is the effective weight of each element (zero where not counted), ``count`` the number of
+    counted elements; ``"mean"`` divides by ``weight.sum()`` (``weighted_mean="weight_sum"``, a weighted
+    average, PyTorch's convention) or by ``count`` (``"count"``, or when there is no weight).
+    """
+    denominator = weight.sum() if weight is not None and weighted_mean == "weight_sum" else count
+    return reduce(values, reduction, denominator=denominator)

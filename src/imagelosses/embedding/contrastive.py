@@ -17,10 +17,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._checks import check_floating, check_ndim, check_number, check_same_shape, check_tensor, fail, fmt_shape
-from .._reduction import check_reduction, reduce
-from ..losses._base import FunctionalLoss
-from .distances import check_distance, pairwise_distances, row_distances
+from .._core.checks import (
+    check_bool,
+    check_floating,
+    check_ndim,
+    check_number,
+    check_same_shape,
+    check_tensor,
+    fail,
+    fmt_shape,
+)
+from .._core.module import Loss
+from .._core.reduction import Reduction, check_reduction, reduce
+from .distances import Distance, check_distance, pairwise_distances, row_distances
 from .distributed import gather_batch
 from .mining import check_batch
 
@@ -44,15 +53,15 @@ def contrastive_loss(
     target: Tensor,
     *,
     margin: float = 1.0,
-    distance: str = "euclidean",
+    distance: Distance = "euclidean",
     normalize: bool = False,
     gather: bool = False,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> Tensor:
     """Contrastive loss of explicit pairs ``(x1[i], x2[i])``; ``target[i]`` is 1 (similar) or 0.
 
     ``"mean"`` divides by the number of pairs N; an empty batch gives 0. ``gather=True`` concatenates the
-    pairs of every ``torch.distributed`` rank first (see :mod:`imagelosses.metric.distributed`).
+    pairs of every ``torch.distributed`` rank first (see :mod:`imagelosses.embedding.distributed`).
 
     Shape:
         x1, x2: (N, D); target: (N,) bool or integer in {0, 1}; output (N,) for ``"none"``.
@@ -89,10 +98,10 @@ def batch_contrastive_loss(
     labels: Tensor,
     *,
     margin: float = 1.0,
-    distance: str = "euclidean",
+    distance: Distance = "euclidean",
     normalize: bool = False,
     gather: bool = False,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> Tensor:
     """Contrastive loss over every pair ``i < j`` of a labelled batch (``y = [labels[i] == labels[j]]``).
 
@@ -129,20 +138,23 @@ def batch_contrastive_loss(
     return reduce(torch.where(upper, values, 0.0), reduction, denominator=b * (b - 1) // 2)
 
 
-class ContrastiveLoss(FunctionalLoss):
+class ContrastiveLoss(Loss):
     """Contrastive loss (Hadsell 2006) as a module.
 
     ``loss(embeddings, labels)`` runs :func:`batch_contrastive_loss` over all pairs ``i < j`` of a labelled
     batch; ``loss(x1, x2, target)`` runs :func:`contrastive_loss` on explicit pairs. Same options for both.
     """
 
-    def __init__(self, *, margin: float = 1.0, distance: str = "euclidean", normalize: bool = False,
-                 gather: bool = False, reduction: str = "mean") -> None:
-        _check_options(margin, distance, reduction)
-        super().__init__(batch_contrastive_loss, margin=margin, distance=distance, normalize=normalize,
-                         gather=gather, reduction=reduction)
+    options = ("margin", "distance", "normalize", "gather", "reduction")
 
-    def forward(self, a: Tensor, b: Tensor, target: Tensor | None = None) -> Tensor:  # type: ignore[override]
+    def __init__(self, *, margin: float = 1.0, distance: Distance = "euclidean", normalize: bool = False,
+                 gather: bool = False, reduction: Reduction = "mean") -> None:
+        super().__init__()
+        _check_options(margin, distance, reduction)
+        self.set_options(margin=float(margin), distance=distance, normalize=check_bool(normalize, "normalize"),
+                         gather=check_bool(gather, "gather"), reduction=reduction)
+
+    def forward(self, a: Tensor, b: Tensor, target: Tensor | None = None) -> Tensor:
         if target is None:
-            return super().forward(a, b)
-        return contrastive_loss(a, b, target, **self._options)
+            return batch_contrastive_loss(a, b, **self.option_values())
+        return contrastive_loss(a, b, target, **self.option_values())

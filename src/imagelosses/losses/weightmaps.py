@@ -17,7 +17,7 @@ import torch
 from scipy import ndimage
 from torch import Tensor
 
-from .._checks import check_number, check_option, fail, fmt_shape
+from .._core.checks import check_number, check_option, fail, fmt_shape
 
 __all__ = ["unet_weight_map"]
 

@@ -1,6 +1,6 @@
 """Where VGG weights come from. This module is the ONLY code of imagelosses that loads weights.
 
-Sources (``weights=`` of :class:`imagelosses.features.VGGFeatures`):
+Sources (``weights=`` of :class:`imagelosses.backbones.VGGFeatures`):
 
 - ``"imagenet"``: torchvision's ImageNet weights through torchvision's weights API (its cache under
   ``torch.hub.get_dir()/checkpoints`` and its hash check). Needs the internet once; offline it raises

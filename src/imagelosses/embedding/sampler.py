@@ -7,29 +7,15 @@ positives and (P − 1)·K negatives in its batch.
 from __future__ import annotations
 
 import hashlib
-import numbers
 from collections.abc import Iterator, Sequence
 
 import torch
 from torch import Tensor
 from torch.utils.data import Sampler
 
-from .._checks import check_integer, check_ndim, fail
+from .._core.checks import check_int, check_integer, check_ndim, fail
 
 __all__ = ["PKSampler"]
-
-
-def _int(value: object, name: str, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        fail(name, what, type(value).__name__, exc=TypeError)
-    return int(value)
-
-
-def _positive_int(value: object, name: str) -> int:
-    value = _int(value, name, "a positive integer")
-    if value < 1:
-        fail(name, "a positive integer", repr(value))
-    return value
 
 
 def _mix(*parts: int) -> int:
@@ -84,7 +70,7 @@ class PKSampler(Sampler[list[int]]):
         check_ndim(labels_t, "labels", (1,), "(N,)")
         if labels_t.numel() == 0:
             fail("labels", "at least one label", "an empty sequence")
-        self.p, self.k = _positive_int(p, "p"), _positive_int(k, "k")
+        self.p, self.k = check_int(p, "p", low=1), check_int(k, "k", low=1)
         classes, inverse = torch.unique(labels_t.cpu(), return_inverse=True)
         if self.p > classes.numel():
             fail("p", f"at most the number of classes ({classes.numel()})", repr(p))
@@ -92,21 +78,21 @@ class PKSampler(Sampler[list[int]]):
         counts = torch.bincount(inverse, minlength=classes.numel())
         self._members: list[Tensor] = list(torch.split(order, counts.tolist()))
         default = max(1, labels_t.numel() // (self.p * self.k))
-        self.num_batches = default if num_batches is None else _positive_int(num_batches, "num_batches")
+        self.num_batches = default if num_batches is None else check_int(num_batches, "num_batches", low=1)
         if seed is not None:
-            seed = _int(seed, "seed", "an integer or None")
+            seed = check_int(seed, "seed", what="an integer or None")
             if not -(2**63) <= seed < 2**64:
                 fail("seed", "an integer in [-2**63, 2**64)", repr(seed))
         self.seed = seed
-        self.num_replicas = _positive_int(num_replicas, "num_replicas")
-        self.rank = _int(rank, "rank", "an integer")
+        self.num_replicas = check_int(num_replicas, "num_replicas", low=1)
+        self.rank = check_int(rank, "rank")
         if not 0 <= self.rank < self.num_replicas:
             fail("rank", f"an integer in [0, {self.num_replicas}) (num_replicas = {self.num_replicas})", repr(rank))
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose batches a seeded sampler yields (as ``DistributedSampler.set_epoch``)."""
-        self.epoch = _int(epoch, "epoch", "an integer")
+        self.epoch = check_int(epoch, "epoch")
 
     def __len__(self) -> int:
         return self.num_batches

@@ -1,6 +1,6 @@
 """Distances between embeddings, in one place: euclidean, squared euclidean and cosine.
 
-Every metric loss of :mod:`imagelosses.metric` measures distances with these functions:
+Every metric loss of :mod:`imagelosses.embedding` measures distances with these functions:
 
 - ``"squared_euclidean"``: ``‖x − y‖²`` (FaceNet, arXiv 1503.03832).
 - ``"euclidean"``: ``‖x − y‖`` (Hermans et al., arXiv 1703.07737). The derivative of ``sqrt`` is infinite
@@ -38,8 +38,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from .._checks import check_option
-from .._dtypes import at_least_float32
+from .._core.checks import check_option
+from .._core.dtypes import at_least_float32
 
 Distance = Literal["euclidean", "squared_euclidean", "cosine"]
 DISTANCES: tuple[str, ...] = ("euclidean", "squared_euclidean", "cosine")
@@ -53,10 +53,6 @@ def check_distance(distance: str) -> str:
     """``distance`` must be one of :data:`DISTANCES`."""
     return check_option(distance, "distance", DISTANCES)
 
-
-def wide_dtype(device: torch.device) -> torch.dtype:
-    """The accumulation dtype on ``device``: float64, or float32 where the device has no float64 (MPS)."""
-    return torch.float32 if device.type == "mps" else torch.float64
 
 
 def l2_normalize(x: Tensor, *, eps: float = EPS) -> Tensor:
@@ -83,7 +79,7 @@ def _safe_sqrt(sq: Tensor, eps: float) -> Tensor:
 
 
 def pairwise_distances(
-    x: Tensor, *, distance: str = "squared_euclidean", normalize: bool = False, eps: float = EPS
+    x: Tensor, *, distance: Distance = "squared_euclidean", normalize: bool = False, eps: float = EPS
 ) -> Tensor:
     """The (B, B) matrix of distances between the rows of ``x``; the diagonal is exactly 0.
 
@@ -116,7 +112,7 @@ def pairwise_distances(
 
 
 def row_distances(
-    x: Tensor, y: Tensor, *, distance: str = "euclidean", normalize: bool = False, eps: float = EPS
+    x: Tensor, y: Tensor, *, distance: Distance = "euclidean", normalize: bool = False, eps: float = EPS
 ) -> Tensor:
     """Distances between matching rows of ``x`` and ``y`` (pairs), computed from ``x − y`` directly.
 

@@ -10,25 +10,28 @@ All embeddings equal gives ``l = α`` (hinge) and ``ln 2 = 0.693147`` (soft marg
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._checks import check_floating, check_ndim, check_number, check_option, check_same_shape
-from .._reduction import check_reduction, reduce, safe_divide
-from ..losses._base import FunctionalLoss
+from .._core.checks import check_bool, check_floating, check_ndim, check_number, check_option, check_same_shape
+from .._core.dtypes import wide_dtype
+from .._core.module import Loss
+from .._core.reduction import Reduction, check_reduction, reduce, safe_divide
 from .distances import (
+    Distance,
     check_distance,
     l2_normalize,
     pairwise_distances,
     prepare_embeddings,
     row_distances,
-    wide_dtype,
 )
 from .distributed import gather_batch
 from .mining import (
+    Mining,
+    SemihardFallback,
     all_triplets,
     check_batch,
     check_mining_options,
@@ -38,6 +41,7 @@ from .mining import (
     semihard_selection,
 )
 
+Average = Literal["valid", "nonzero"]
 AVERAGES: tuple[str, ...] = ("valid", "nonzero")
 
 __all__ = ["TripletLoss", "TripletStats", "triplet_loss", "triplet_margin_loss"]
@@ -64,12 +68,12 @@ def triplet_margin_loss(
     negative: Tensor,
     *,
     margin: float = 1.0,
-    distance: str = "euclidean",
+    distance: Distance = "euclidean",
     soft_margin: bool = False,
     swap: bool = False,
     eps: float = 1e-6,
     normalize: bool = False,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> Tensor:
     """Triplet loss on pre-formed triplets (offline mining), ``l_i = max(0, d(a_i, p_i) − d(a_i, n_i) + α)``.
 
@@ -194,26 +198,26 @@ def triplet_loss(
     embeddings: Tensor,
     labels: Tensor,
     *,
-    mining: str = "all",
+    mining: Mining = "all",
     margin: float = 0.2,
-    distance: str = "squared_euclidean",
+    distance: Distance = "squared_euclidean",
     soft_margin: bool = False,
     normalize: bool = True,
-    average: str = "valid",
-    semihard_fallback: str = "easiest",
+    average: Average = "valid",
+    semihard_fallback: SemihardFallback = "easiest",
     gather: bool = False,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     return_stats: bool = False,
 ) -> Tensor | TripletStats:
     """Triplet loss with online mining inside a labelled batch.
 
     Triplets are chosen by ``mining`` (``"all"``, ``"hard"``, ``"semihard"``; see
-    :mod:`imagelosses.metric.mining`, which also says what happens when an anchor-positive pair has no
+    :mod:`imagelosses.embedding.mining`, which also says what happens when an anchor-positive pair has no
     semi-hard negative), distances are ``distance`` between the (optionally L2-normalised) embeddings, and
     each selected triplet costs ``max(0, d_ap − d_an + α)`` or, with ``soft_margin``, ``ln(1 + exp(d_ap − d_an))``.
 
     Reductions: ``"none"`` returns one value per selected triplet, in the order of
-    :func:`imagelosses.metric.mine_triplets` (length data-dependent); ``"sum"`` adds them; ``"mean"`` divides
+    :func:`imagelosses.embedding.mine_triplets` (length data-dependent); ``"sum"`` adds them; ``"mean"`` divides
     the sum by the number of selected triplets (``average="valid"``: all valid triplets for batch-all, one
     per anchor for batch-hard, one per anchor-positive pair for semi-hard) or by the number with a non-zero
     loss (``average="nonzero"``, Hermans et al.'s batch-all). A batch without any valid triplet (B ≤ 1, no
@@ -223,7 +227,7 @@ def triplet_loss(
     batches. Batch-hard and semi-hard are O(B²) in memory.
 
     ``gather=True`` first gathers embeddings and labels over ``torch.distributed`` ranks
-    (:mod:`imagelosses.metric.distributed`): the loss is then the single-process loss of the global batch.
+    (:mod:`imagelosses.embedding.distributed`): the loss is then the single-process loss of the global batch.
 
     Shape:
         embeddings: (B, D); labels: (B,) integer. Output: scalar, or (T,) for ``"none"``.
@@ -291,7 +295,7 @@ def _stats(loss: Tensor, num_valid: Tensor | int, num_active: Tensor) -> Triplet
     return TripletStats(loss, num_valid, num_active, fraction)
 
 
-class TripletLoss(FunctionalLoss):
+class TripletLoss(Loss):
     """Triplet loss with online mining; see :func:`triplet_loss` for the math and the options.
 
     ``TripletLoss(mining="all"|"hard"|"semihard", margin=0.2, distance="squared_euclidean", soft_margin=False,
@@ -299,24 +303,37 @@ class TripletLoss(FunctionalLoss):
     return_stats=False)``, called as ``loss(embeddings, labels)``.
     """
 
-    def __init__(self, *, mining: str = "all", margin: float = 0.2, distance: str = "squared_euclidean",
-                 soft_margin: bool = False, normalize: bool = True, average: str = "valid",
-                 semihard_fallback: str = "easiest", gather: bool = False, reduction: str = "mean",
-                 return_stats: bool = False) -> None:
+    options = ("mining", "margin", "distance", "soft_margin", "normalize", "average", "semihard_fallback", "gather",
+               "reduction", "return_stats")
+
+    def __init__(self, *, mining: Mining = "all", margin: float = 0.2, distance: Distance = "squared_euclidean",
+                 soft_margin: bool = False, normalize: bool = True, average: Average = "valid",
+                 semihard_fallback: SemihardFallback = "easiest", gather: bool = False,
+                 reduction: Reduction = "mean", return_stats: bool = False) -> None:
+        super().__init__()
         _check_online_options(mining, margin, distance, average, semihard_fallback, reduction)
-        super().__init__(triplet_loss, mining=mining, margin=margin, distance=distance, soft_margin=soft_margin,
-                         normalize=normalize, average=average, semihard_fallback=semihard_fallback,
-                         gather=gather, reduction=reduction, return_stats=return_stats)
+        self.set_options(mining=mining, margin=float(margin), distance=distance,
+                         soft_margin=check_bool(soft_margin, "soft_margin"),
+                         normalize=check_bool(normalize, "normalize"),
+                         average=average, semihard_fallback=semihard_fallback, gather=check_bool(gather, "gather"),
+                         reduction=reduction, return_stats=check_bool(return_stats, "return_stats"))
 
-    def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:  # type: ignore[override]
-        return super().forward(embeddings, labels)
+    def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor | TripletStats:
+        return triplet_loss(embeddings, labels, **self.option_values())
 
 
-class OfflineTripletLoss(FunctionalLoss):
+class OfflineTripletLoss(Loss):
     """:func:`triplet_margin_loss` as a module, called as ``loss(anchor, positive, negative)``."""
 
-    def __init__(self, *, margin: float = 1.0, distance: str = "euclidean", soft_margin: bool = False,
-                 swap: bool = False, eps: float = 1e-6, normalize: bool = False, reduction: str = "mean") -> None:
+    options = ("margin", "distance", "soft_margin", "swap", "eps", "normalize", "reduction")
+
+    def __init__(self, *, margin: float = 1.0, distance: Distance = "euclidean", soft_margin: bool = False,
+                 swap: bool = False, eps: float = 1e-6, normalize: bool = False, reduction: Reduction = "mean") -> None:
+        super().__init__()
         _check_offline_options(margin, distance, eps, reduction)
-        super().__init__(triplet_margin_loss, margin=margin, distance=distance, soft_margin=soft_margin, swap=swap,
-                         eps=eps, normalize=normalize, reduction=reduction)
+        self.set_options(margin=float(margin), distance=distance, soft_margin=check_bool(soft_margin, "soft_margin"),
+                         swap=check_bool(swap, "swap"), eps=float(eps), normalize=check_bool(normalize, "normalize"),
+                         reduction=reduction)
+
+    def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
+        return triplet_margin_loss(anchor, positive, negative, **self.option_values())

@@ -9,6 +9,7 @@ range, NaN) synchronise with the device and break graph capture, so they run onl
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any, NoReturn
 
@@ -16,18 +17,23 @@ import torch
 from torch import Tensor
 
 __all__ = [
-    "check_finite",
+    "check_bool",
     "check_floating",
     "check_index_range",
+    "check_int",
     "check_integer",
     "check_ndim",
     "check_nonempty",
     "check_number",
     "check_option",
+    "check_prediction",
     "check_same_shape",
     "check_tensor",
+    "check_weight_map",
+    "eager",
     "fail",
     "fmt_shape",
+    "require_finite",
 ]
 
 
@@ -41,7 +47,8 @@ def fail(name: str, expected: str, got: Any, *, exc: type[Exception] = ValueErro
     raise exc(f"{name}: expected {expected}, got {got}")
 
 
-def _eager() -> bool:
+def eager() -> bool:
+    """Whether value checks may run: false while ``torch.compile`` traces (they would break the graph)."""
     return not torch.compiler.is_compiling()
 
 
@@ -105,16 +112,20 @@ def check_number(
     high: float | None = None,
     low_inclusive: bool = True,
     high_inclusive: bool = True,
+    finite: bool = True,
 ) -> float:
-    """A real Python number (not bool) within the given bounds, e.g. ``margin`` > 0, ``eps`` >= 0."""
+    """A real Python number (not bool) within the given bounds, e.g. ``margin`` > 0, ``eps`` >= 0; NaN is
+    refused, and so is ±inf unless ``finite=False``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         fail(name, "a real number", type(value).__name__, exc=TypeError)
     bad_low = low is not None and (value < low if low_inclusive else value <= low)
     bad_high = high is not None and (value > high if high_inclusive else value >= high)
-    if bad_low or bad_high or value != value:
+    infinite = finite and value in (float("inf"), float("-inf"))
+    if bad_low or bad_high or value != value or infinite:
         lo = "" if low is None else f"{'>=' if low_inclusive else '>'} {low}"
         hi = "" if high is None else f"{'<=' if high_inclusive else '<'} {high}"
-        fail(name, "a number " + " and ".join(p for p in (lo, hi) if p), repr(value))
+        kind = "a finite number " if finite else "a number "
+        fail(name, (kind + " and ".join(p for p in (lo, hi) if p)).strip(), repr(value))
     return float(value)
 
 
@@ -124,7 +135,7 @@ def check_index_range(target: Tensor, name: str, num_classes: int, ignore_index:
     Ignored pixels must already be replaced by a valid class (as ``split_target`` does); ``ignore_index``
     is only named in the message.
     """
-    if not _eager() or target.numel() == 0:
+    if not eager() or target.numel() == 0:
         return
     lo, hi = (int(v) for v in torch.aminmax(target))
     if lo < 0 or hi >= num_classes:
@@ -133,9 +144,57 @@ def check_index_range(target: Tensor, name: str, num_classes: int, ignore_index:
         fail(name, f"class indices in [0, {num_classes - 1}]{ign}", f"index {bad}")
 
 
-def check_finite(x: Tensor, name: str) -> Tensor:
+def require_finite(x: Tensor, name: str) -> Tensor:
     """No NaN or infinity in ``x``. Eager only; callers run it only when asked (``check_finite=True``)."""
-    if _eager() and x.numel() and not bool(torch.isfinite(x).all()):
+    if eager() and x.numel() and not bool(torch.isfinite(x).all()):
         bad = int((~torch.isfinite(x)).sum())
         fail(name, "finite values", f"{bad} NaN or infinite entries")
     return x
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """A Python ``bool`` (the string ``"False"`` would be true)."""
+    if not isinstance(value, bool):
+        fail(name, "a bool (True or False)", repr(value), exc=TypeError)
+    return value
+
+
+def check_int(value: Any, name: str, *, low: int | None = None, what: str | None = None) -> int:
+    """A Python integer (not bool; numpy integers accepted), at least ``low`` when given; ``what`` describes
+    the expected value in the message (default: from ``low``)."""
+    if what is None:
+        what = {None: "an integer", 0: "a non-negative integer", 1: "a positive integer"}.get(
+            low, f"an integer >= {low}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        fail(name, what, type(value).__name__, exc=TypeError)
+    if low is not None and value < low:
+        fail(name, what, repr(value))
+    return int(value)
+
+
+def check_prediction(input: Any, check_finite: bool, *, name: str = "input") -> Tensor:
+    """A non-empty floating ``(N, C, *)`` prediction (logits, images); finite when ``check_finite``."""
+    check_floating(input, name)
+    check_ndim(input, name, range(2, 8), "(N, C, *)")
+    check_nonempty(input, name)
+    return require_finite(input, name) if check_finite else input
+
+
+def check_weight_map(weight: Tensor | None, input: Tensor, *, per_channel: bool = True) -> Tensor | None:
+    """A non-negative per-pixel ``weight`` map of shape (N, *) or (N, 1, *) (or input's (N, C, *) when
+    ``per_channel``); returned broadcast to input's shape (``per_channel``) or as (N, *)."""
+    if weight is None:
+        return None
+    check_floating(weight, "weight")
+    given = fmt_shape(weight.shape)
+    if weight.ndim == input.ndim - 1:
+        weight = weight.unsqueeze(1)
+    channels = (1, input.shape[1]) if per_channel else (1,)
+    if weight.ndim != input.ndim or weight.shape[0] != input.shape[0] or weight.shape[2:] != input.shape[2:] or (
+        weight.shape[1] not in channels
+    ):
+        fail("weight", f"a per-pixel map of shape (N, *) or (N, 1, *) matching input {fmt_shape(input.shape)}",
+             f"shape {given}")
+    if eager() and weight.numel() and float(weight.min()) < 0:
+        fail("weight", "a non-negative weight map", f"minimum {float(weight.min()):.4g}")
+    return weight.expand_as(input) if per_channel else weight.squeeze(1)

@@ -1,0 +1,31 @@
+"""Every loss as a pure function (the ``torch.nn.functional`` habit); the modules in :mod:`imagelosses` hold
+their options and call the same math. Each function lives in its family's file under :mod:`imagelosses.losses`
+or :mod:`imagelosses.embedding`."""
+
+from .embedding.contrastive import batch_contrastive_loss, contrastive_loss
+from .embedding.triplet import triplet_loss, triplet_margin_loss
+from .losses.perceptual import perceptual_loss
+from .losses.regression import charbonnier_loss, l1_loss, mse_loss
+from .losses.segmentation import class_frequency_weights, dice_loss, focal_loss, pixel_cross_entropy
+from .losses.style import content_style_loss, gram_matrix, style_loss, texture_loss
+from .losses.weightmaps import unet_weight_map
+
+__all__ = [
+    "batch_contrastive_loss",
+    "charbonnier_loss",
+    "class_frequency_weights",
+    "content_style_loss",
+    "contrastive_loss",
+    "dice_loss",
+    "focal_loss",
+    "gram_matrix",
+    "l1_loss",
+    "mse_loss",
+    "perceptual_loss",
+    "pixel_cross_entropy",
+    "style_loss",
+    "texture_loss",
+    "triplet_loss",
+    "triplet_margin_loss",
+    "unet_weight_map",
+]

@@ -1,0 +1,495 @@
+"""Segmentation losses from logits: per-pixel cross-entropy (multi-class and binary) with class weights,
+soft Dice and focal.
+
+Conventions shared by every loss in this file:
+
+- ``input`` is (N, C, *) logits; C ≥ 2 classes take an integer (N, *) ``target`` of class indices, C = 1
+  (binary) takes a floating ``target`` in [0, 1] of shape (N, 1, *) or (N, *). Pixels whose target equals
+  ``ignore_index`` count for nothing. An empty batch is an error.
+- A per-pixel ``weight`` map (cross-entropy) is (N, *) or (N, 1, *); a U-Net border map from
+  :func:`imagelosses.losses.weightmaps.unet_weight_map` is such a map.
+- Probabilities and sums are computed in at least float32, so bf16/fp16 autocast gives the same values.
+- Calling convention of the modules: ``loss(input, target)`` (cross-entropy: ``loss(input, target, weight=None)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .._core.checks import (
+    check_bool,
+    check_floating,
+    check_index_range,
+    check_int,
+    check_integer,
+    check_number,
+    check_option,
+    check_prediction,
+    check_same_shape,
+    check_tensor,
+    check_weight_map,
+    eager,
+    fail,
+    fmt_shape,
+)
+from .._core.dtypes import at_least_float32
+from .._core.module import Loss
+from .._core.reduction import WEIGHTED_MEANS, Reduction, WeightedMean, check_reduction, reduce, weighted_reduce
+
+__all__ = [
+    "CLASS_WEIGHT_MODES",
+    "ClassWeight",
+    "DiceLoss",
+    "FocalLoss",
+    "PixelCrossEntropyLoss",
+    "class_frequency_weights",
+    "dice_loss",
+    "focal_loss",
+    "pixel_cross_entropy",
+    "split_target",
+]
+
+ClassWeight = Tensor | Literal["balanced", "median_frequency"] | None
+CLASS_WEIGHT_MODES: tuple[str, ...] = ("balanced", "median_frequency")
+
+
+# ------------------------------------------------------------------------------------- class weighting
+def class_frequency_weights(counts: Tensor, mode: str) -> Tensor:
+    """Class weights from per-class pixel counts ``n_c`` (absent classes get weight 0).
+
+    - ``"balanced"`` (inverse frequency, scikit-learn's): ``w_c = n / (K·n_c)``, ``n = Σ n_c``, K the number
+      of classes present; a batch with equal counts gets weight 1 for every class.
+    - ``"median_frequency"`` (Eigen & Fergus 2015, arXiv 1411.4734): ``w_c = median_k(f_k) / f_c`` with
+      ``f_c = n_c / n`` and the median over the classes present (mean of the two middle ones for even K).
+    """
+    check_option(mode, "class_weight", CLASS_WEIGHT_MODES)
+    counts = counts.to(torch.float32)
+    present = counts > 0
+    safe = torch.where(present, counts, torch.ones_like(counts))
+    n = counts.sum()
+    k = present.sum()
+    if mode == "balanced":
+        w = n / (k.clamp_min(1) * safe)
+    else:
+        freq = torch.where(present, counts / n.clamp_min(1), torch.full_like(counts, float("inf")))
+        ordered = freq.sort().values
+        lo = ((k - 1).clamp_min(0) // 2).reshape(1)
+        hi = (k // 2).clamp_max(counts.numel() - 1).reshape(1)
+        median = 0.5 * (ordered.gather(0, lo) + ordered.gather(0, torch.where(k % 2 == 1, lo, hi)))
+        w = median / (safe / n.clamp_min(1))
+    return torch.where(present, w, torch.zeros_like(w))
+
+
+def check_tensor_weights(value: Tensor, name: str, length: int, what: str) -> Tensor:
+    """A floating (length,) tensor of finite, non-negative weights (the finiteness check is eager only)."""
+    check_floating(value, name)
+    if value.shape != (length,):
+        fail(name, f"a tensor of shape ({length},), {what}", f"shape {fmt_shape(value.shape)}")
+    if eager() and not bool((torch.isfinite(value) & (value >= 0)).all()):
+        fail(name, "finite, non-negative weights", value.tolist())
+    return value
+
+
+def _resolve_class_weight(class_weight: ClassWeight, counts_fn: Callable[[], Tensor], num_classes: int,
+                          like: Tensor) -> Tensor | None:
+    if class_weight is None:
+        return None
+    if isinstance(class_weight, str):
+        return class_frequency_weights(counts_fn(), class_weight).to(like.dtype)
+    return check_tensor_weights(class_weight, "class_weight", num_classes, "one weight per class").to(like.dtype)
+
+
+def _check_class_weight(class_weight: ClassWeight) -> ClassWeight:
+    if isinstance(class_weight, Tensor):
+        return check_floating(class_weight, "class_weight")
+    if class_weight is not None:
+        check_option(class_weight, "class_weight", CLASS_WEIGHT_MODES)
+    return class_weight
+
+
+def _check_binary_values(target: Tensor, valid: Tensor) -> None:
+    """Binary targets are probabilities in [0, 1]; a 0/255 PNG mask gets a message that says what to do."""
+    if not eager() or target.numel() == 0:
+        return
+    counted = torch.where(valid, target, torch.zeros_like(target))
+    lo, hi = (float(v) for v in torch.aminmax(counted))
+    if lo < 0 or hi > 1:
+        hint = " (a 0/255 mask: divide it by 255)" if hi == 255 else ""
+        fail("target", f"binary labels in [0, 1]{hint}", f"values in [{lo:g}, {hi:g}]")
+
+
+def split_target(input: Tensor, target: Tensor, ignore_index: int) -> tuple[Tensor, Tensor]:
+    """Validate a classification ``target`` against ``input`` logits; return ``(safe, valid)``.
+
+    Multi-class (C ≥ 2): ``target`` is integer (N, *) with indices in [0, C) or ``ignore_index``;
+    ``safe`` is a long (N, *) copy with ignored pixels set to class 0 and ``valid`` the (N, *) mask.
+    Binary (C = 1): ``target`` is floating (N, 1, *) or (N, *) in [0, 1]; ``safe`` is (N, 1, *) with
+    ignored pixels set to 0 and ``valid`` the (N, 1, *) mask. NaN in a binary target stays NaN (and so
+    does the loss). Value checks (index range, [0, 1]) run in eager mode only, not under ``torch.compile``.
+    """
+    check_tensor(target, "target")
+    if target.device != input.device:
+        fail("target", f"a tensor on input's device {input.device}", f"device {target.device}")
+    if input.shape[1] == 1:
+        if not target.is_floating_point():
+            fail("target", "a floating-point tensor of 0/1 (or soft) labels for binary (N, 1, *) logits",
+                 f"dtype {target.dtype}", exc=TypeError)
+        if target.ndim == input.ndim - 1:
+            target = target.unsqueeze(1)
+        check_same_shape(target, "target", input, "input", layout="(N, 1, *) or (N, *)")
+        valid = target != ignore_index
+        _check_binary_values(target, valid)
+        return torch.where(valid, target, torch.zeros_like(target)), valid
+    if target.is_floating_point():
+        fail("target", f"an integer tensor of class indices for {input.shape[1]}-class logits, or class "
+             f"probabilities of input's shape {fmt_shape(input.shape)} (floating (N, *) targets are for binary "
+             "(N, 1, *) logits)", f"dtype {target.dtype} shape {fmt_shape(target.shape)}", exc=TypeError)
+    check_integer(target, "target")
+    expected = (input.shape[0], *input.shape[2:])
+    if tuple(target.shape) != expected:
+        fail("target", f"shape (N, *) = {fmt_shape(expected)} matching input {fmt_shape(input.shape)}",
+             fmt_shape(target.shape))
+    target = target.long()
+    valid = target != ignore_index
+    safe = torch.where(valid, target, torch.zeros_like(target))
+    check_index_range(safe, "target", input.shape[1], ignore_index)
+    return safe, valid
+
+
+def _is_soft_target(input: Tensor, target: Tensor) -> bool:
+    return isinstance(target, Tensor) and input.shape[1] > 1 and target.is_floating_point() and (
+        target.shape == input.shape)
+
+
+# ------------------------------------------------------------------------------------- cross-entropy
+def _check_ce_options(class_weight: ClassWeight, ignore_index: int, label_smoothing: float, reduction: str,
+                      weighted_mean: str, check_finite: bool) -> dict[str, object]:
+    return {"class_weight": _check_class_weight(class_weight),
+            "ignore_index": check_int(ignore_index, "ignore_index"),
+            "label_smoothing": check_number(label_smoothing, "label_smoothing", low=0.0, high=1.0,
+                                            high_inclusive=False),
+            "reduction": check_reduction(reduction),
+            "weighted_mean": check_option(weighted_mean, "weighted_mean", WEIGHTED_MEANS),
+            "check_finite": check_bool(check_finite, "check_finite")}
+
+
+def pixel_cross_entropy(input: Tensor, target: Tensor, *, class_weight: ClassWeight = None,
+                        weight: Tensor | None = None, ignore_index: int = -100, label_smoothing: float = 0.0,
+                        reduction: Reduction = "mean", weighted_mean: WeightedMean = "weight_sum",
+                        check_finite: bool = False) -> Tensor:
+    """Per-pixel cross-entropy with class weights, a per-pixel weight map and ignored pixels.
+
+    **Multi-class** (C ≥ 2 logits, integer ``target`` (N, *)): with ``p = softmax(x)``, class weights
+    ``w_c``, smoothing ``ε`` and map ``m``, each counted pixel i gives
+    ``l_i = m_i·[(1 − ε)·w_{y_i}·(−log p_{i,y_i}) + (ε/C)·Σ_c w_c·(−log p_{i,c})]``, exactly
+    ``F.cross_entropy(..., reduction="none")`` times the map.
+
+    **Soft targets** (C ≥ 2, floating ``target`` of input's shape (N, C, *): class probabilities, as
+    torch's ``cross_entropy`` takes them for mixup or distillation): ``l_i = −m_i·Σ_c w_c·q'_{i,c}·log p_{i,c}``
+    with ``q' = (1 − ε)q + ε/C``; no pixel is ignored and ``"mean"`` divides by the number of pixels (or
+    ``Σ m`` with a map and ``weighted_mean="weight_sum"``), torch's convention for probability targets.
+    ``class_weight`` must then be a tensor.
+
+    **Binary** (C = 1 logit, floating ``target`` in [0, 1] of shape (N, 1, *) or (N, *)): with
+    ``t' = (1 − ε)·t + ε/2`` and ``w = w_0·(1 − t) + w_1·t`` from a length-2 ``class_weight``
+    (background, foreground), ``l_i = m_i·w_i·BCEWithLogits(x_i, t'_i)``. A 0/255 mask is refused
+    (divide it by 255).
+
+    ``class_weight`` is a tensor, ``"balanced"`` (inverse class frequency in this batch) or
+    ``"median_frequency"``; see :func:`class_frequency_weights`. Pixels whose target equals
+    ``ignore_index`` contribute nothing.
+
+    Reduction ``"mean"`` divides by the sum of the effective weights ``m_i·w_{y_i}`` of the counted pixels
+    (PyTorch's convention, ``weighted_mean="weight_sum"``; without any weights this is the number of
+    counted pixels) or by the number of counted pixels (``weighted_mean="count"``). All pixels ignored:
+    0 with a zero gradient. Computed in float32 for half-precision logits; the result keeps their dtype.
+
+    Shape:
+        input (N, C, *); target (N, *) integer or (N, C, *) probabilities for C ≥ 2, (N, 1, *) or (N, *)
+        floating for C = 1; output (N, *) for "none" ((N, 1, *) for binary).
+
+    Raises:
+        TypeError: integer logits, floating (N, *) targets with C ≥ 2, integer targets with C = 1.
+        ValueError: mismatched shapes, class index out of range, binary targets outside [0, 1], negative,
+        non-finite or wrong-length class weights, a weight map of the wrong shape, empty batch, NaN in
+        input when ``check_finite``.
+
+    Example:
+        >>> logits = torch.zeros(1, 4, 2, 2); target = torch.zeros(1, 2, 2, dtype=torch.long)
+        >>> round(float(pixel_cross_entropy(logits, target)), 4)  # ln 4
+        1.3863
+    """
+    options = _check_ce_options(class_weight, ignore_index, label_smoothing, reduction, weighted_mean, check_finite)
+    return _cross_entropy(input, target, weight, **options)  # type: ignore[arg-type]
+
+
+def _cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None, *, class_weight: ClassWeight,
+                   ignore_index: int, label_smoothing: float, reduction: str, weighted_mean: str,
+                   check_finite: bool) -> Tensor:
+    check_prediction(input, check_finite)
+    x = at_least_float32(input)
+    if _is_soft_target(input, target):
+        return _soft_cross_entropy(x, target, weight, class_weight, label_smoothing, reduction,
+                                   weighted_mean).to(input.dtype)
+    safe_target, valid = split_target(input, target, ignore_index)
+    if input.shape[1] == 1:
+        return _binary_cross_entropy(x, safe_target, valid, class_weight, weight, label_smoothing,
+                                     reduction, weighted_mean).to(input.dtype)
+    num_classes = input.shape[1]
+
+    def counts() -> Tensor:
+        flat = torch.zeros(num_classes, dtype=torch.float32, device=input.device)
+        return flat.index_add(0, safe_target.flatten(), valid.flatten().float())
+
+    cw = _resolve_class_weight(class_weight, counts, num_classes, x)
+    values = F.cross_entropy(x, target.long(), weight=cw, ignore_index=ignore_index, reduction="none",
+                             label_smoothing=label_smoothing)  # already 0 on ignored pixels
+    eff = None if cw is None else cw.to(values.dtype).take(safe_target) * valid
+    if weight is not None:
+        pixel_map = check_weight_map(weight, input, per_channel=False).to(values.dtype)  # type: ignore[union-attr]
+        values = values * pixel_map
+        eff = pixel_map * valid if eff is None else eff * pixel_map
+    return weighted_reduce(values, reduction, weighted_mean, eff, valid.sum()).to(input.dtype)
+
+
+def _soft_cross_entropy(x: Tensor, target: Tensor, weight: Tensor | None, class_weight: ClassWeight,
+                        label_smoothing: float, reduction: str, weighted_mean: str) -> Tensor:
+    if eager() and target.numel() and float(target.min()) < 0:
+        fail("target", "class probabilities >= 0", f"minimum {float(target.min()):g}")
+    if isinstance(class_weight, str):
+        fail("class_weight", "a tensor (or None) with probability targets", repr(class_weight))
+    cw = _resolve_class_weight(class_weight, lambda: x, x.shape[1], x)
+    values = F.cross_entropy(x, target.to(x.dtype), weight=cw, reduction="none", label_smoothing=label_smoothing)
+    pixel_map = check_weight_map(weight, x, per_channel=False)
+    if pixel_map is not None:
+        values = values * pixel_map.to(values.dtype)
+    return weighted_reduce(values, reduction, weighted_mean, pixel_map, values.numel())
+
+
+def _binary_cross_entropy(x: Tensor, t: Tensor, valid: Tensor, class_weight: ClassWeight, weight: Tensor | None,
+                          label_smoothing: float, reduction: str, weighted_mean: str) -> Tensor:
+    def counts() -> Tensor:
+        v = valid.float()
+        return torch.stack([((1 - t.float()) * v).sum(), (t.float() * v).sum()])
+
+    cw = _resolve_class_weight(class_weight, counts, 2, x)
+    t = t.to(x.dtype)
+    eff = valid.to(x.dtype)
+    if cw is not None:
+        eff = eff * (cw[0] * (1 - t) + cw[1] * t)
+    if weight is not None:
+        eff = eff * check_weight_map(weight, x).to(x.dtype)  # type: ignore[union-attr]
+    smoothed = t * (1 - label_smoothing) + 0.5 * label_smoothing
+    values = F.binary_cross_entropy_with_logits(x, smoothed, reduction="none") * eff
+    return weighted_reduce(values, reduction, weighted_mean, eff, valid.sum())
+
+
+class PixelCrossEntropyLoss(Loss):
+    """Per-pixel cross-entropy, multi-class, soft-target or binary, with class weights (a tensor,
+    ``"balanced"`` or ``"median_frequency"``), a per-pixel weight map, ``ignore_index`` and label smoothing;
+    see :func:`pixel_cross_entropy` for the math and what ``"mean"`` divides by.
+
+    ``loss(input, target, weight=None)``; ``weight`` is the per-pixel map (e.g. a U-Net map).
+    """
+
+    options = ("class_weight", "ignore_index", "label_smoothing", "reduction", "weighted_mean", "check_finite")
+
+    def __init__(self, *, class_weight: ClassWeight = None, ignore_index: int = -100, label_smoothing: float = 0.0,
+                 reduction: Reduction = "mean", weighted_mean: WeightedMean = "weight_sum",
+                 check_finite: bool = False) -> None:
+        super().__init__()
+        if isinstance(class_weight, Tensor):
+            check_tensor_weights(class_weight, "class_weight", class_weight.numel(), "one weight per class")
+        self.set_options(**_check_ce_options(class_weight, ignore_index, label_smoothing, reduction, weighted_mean,
+                                             check_finite))
+
+    def forward(self, input: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        return _cross_entropy(input, target, weight, **self.option_values())
+
+
+# ---------------------------------------------------------------------------------------------- Dice
+DiceAverage = Literal["macro", "micro"]
+DICE_AVERAGES: tuple[str, ...] = ("macro", "micro")
+
+
+def _check_dice_options(ignore_index: int, smooth: float, squared: bool, include_background: bool,
+                        batch_dice: bool, average: str, reduction: str, check_finite: bool) -> dict[str, object]:
+    return {"ignore_index": check_int(ignore_index, "ignore_index"),
+            "smooth": check_number(smooth, "smooth", low=0.0),
+            "squared": check_bool(squared, "squared"),
+            "include_background": check_bool(include_background, "include_background"),
+            "batch_dice": check_bool(batch_dice, "batch_dice"),
+            "average": check_option(average, "average", DICE_AVERAGES),
+            "reduction": check_reduction(reduction),
+            "check_finite": check_bool(check_finite, "check_finite")}
+
+
+def dice_loss(input: Tensor, target: Tensor, *, ignore_index: int = -100, smooth: float = 1e-5,
+              squared: bool = False, include_background: bool = True, batch_dice: bool = False,
+              average: DiceAverage = "macro", reduction: Reduction = "mean", check_finite: bool = False) -> Tensor:
+    """Soft Dice loss from logits.
+
+    With ``p = softmax(x)`` (``sigmoid`` for one channel), one-hot targets ``g`` and the counted pixels Ω,
+    ``l = 1 − (2·Σ p·g + s) / (Σ p^k + Σ g^k + s)`` with ``k = 2`` when ``squared`` (V-Net's denominator)
+    else ``k = 1`` and smoothing ``s``. ``average="macro"`` (default) scores each sample and class, sums
+    over Ω; ``"micro"`` (kornia's default) sums over Ω and the classes too, one score per sample.
+    ``batch_dice`` sums over the batch as well. ``include_background=False`` drops channel 0 (multi-class).
+
+    A class absent from both prediction and target (an empty denominator, e.g. every pixel ignored) has
+    loss 0 whatever ``s``, ``s = 0`` included; a class absent from the target but predicted has loss
+    near 1 (with ``s`` small), so macro averaging punishes false positives of absent classes.
+    ``"mean"`` averages the scores ((N, C') macro, (N,) micro; (C',) or one with ``batch_dice``).
+
+    Shape:
+        output of "none": macro (N, C') or (C',) with ``batch_dice``, C' = C or C − 1 without background;
+        micro (N,) or () with ``batch_dice``.
+
+    References:
+        Milletari et al., "V-Net", 3DV 2016, arXiv 1606.04797; Sudre et al., "Generalised Dice overlap",
+        DLMIA 2017, arXiv 1707.03237.
+
+    Example:
+        >>> logits = torch.tensor([[[[-20.0, 20.0]], [[20.0, -20.0]]]])  # (1, 2, 1, 2)
+        >>> float(dice_loss(logits, torch.tensor([[[1, 0]]])))
+        0.0
+    """
+    options = _check_dice_options(ignore_index, smooth, squared, include_background, batch_dice, average,
+                                  reduction, check_finite)
+    return _dice(input, target, **options)  # type: ignore[arg-type]
+
+
+def _dice(input: Tensor, target: Tensor, *, ignore_index: int, smooth: float, squared: bool,
+          include_background: bool, batch_dice: bool, average: str, reduction: str, check_finite: bool) -> Tensor:
+    check_prediction(input, check_finite)
+    safe, valid = split_target(input, target, ignore_index)
+    x = at_least_float32(input)
+    if input.shape[1] == 1:
+        probs, onehot, mask = torch.sigmoid(x), safe.to(x.dtype), valid.to(x.dtype)
+    else:
+        probs = torch.softmax(x, dim=1)
+        onehot = F.one_hot(safe, input.shape[1]).movedim(-1, 1).to(x.dtype)
+        mask = valid.unsqueeze(1).to(x.dtype)
+        if not include_background:
+            probs, onehot = probs[:, 1:], onehot[:, 1:]
+    dims = tuple(range(1 if average == "micro" else 2, x.ndim))
+    if batch_dice:
+        dims = (0, *dims)
+    power = 2 if squared else 1
+    intersection = (probs * onehot * mask).sum(dims)
+    denominator = ((probs**power) * mask).sum(dims) + ((onehot**power) * mask).sum(dims)
+    empty = denominator == 0  # nothing predicted, nothing true: a perfect score whatever the smoothing
+    score = (2.0 * intersection + smooth) / torch.where(empty, torch.ones_like(denominator), denominator + smooth)
+    values = torch.where(empty & ~denominator.isnan(), torch.zeros_like(score), 1.0 - score)
+    return reduce(values, reduction).to(input.dtype)
+
+
+class DiceLoss(Loss):
+    """Soft Dice loss from logits; see :func:`dice_loss`. ``loss(input, target)``."""
+
+    options = ("ignore_index", "smooth", "squared", "include_background", "batch_dice", "average", "reduction",
+               "check_finite")
+
+    def __init__(self, *, ignore_index: int = -100, smooth: float = 1e-5, squared: bool = False,
+                 include_background: bool = True, batch_dice: bool = False, average: DiceAverage = "macro",
+                 reduction: Reduction = "mean", check_finite: bool = False) -> None:
+        super().__init__()
+        self.set_options(**_check_dice_options(ignore_index, smooth, squared, include_background, batch_dice,
+                                               average, reduction, check_finite))
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return _dice(input, target, **self.option_values())
+
+
+# --------------------------------------------------------------------------------------------- focal
+def _check_focal_options(gamma: float, alpha: float | Tensor | None, ignore_index: int, reduction: str,
+                         check_finite: bool) -> dict[str, object]:
+    if isinstance(alpha, Tensor):
+        check_tensor_weights(alpha, "alpha", alpha.numel() if alpha.ndim == 1 else -1, "one weight per class")
+    elif alpha is not None:
+        alpha = check_number(alpha, "alpha", low=0.0, high=1.0)
+    return {"gamma": check_number(gamma, "gamma", low=0.0), "alpha": alpha,
+            "ignore_index": check_int(ignore_index, "ignore_index"), "reduction": check_reduction(reduction),
+            "check_finite": check_bool(check_finite, "check_finite")}
+
+
+def focal_loss(input: Tensor, target: Tensor, *, gamma: float = 2.0, alpha: float | Tensor | None = None,
+               ignore_index: int = -100, reduction: Reduction = "mean", check_finite: bool = False) -> Tensor:
+    """Focal loss ``l = −α_t·(1 − p_t)^γ·log p_t`` from logits, numerically stable.
+
+    ``log p_t`` comes from ``log_softmax`` (multi-class) or ``binary_cross_entropy_with_logits``
+    (binary); ``1 − p_t`` is computed without cancellation (``−expm1(log p_t)``, or
+    ``σ(x)(1 − t) + σ(−x)t`` for binary), so logits of ±1e4 give finite values and gradients. ``α_t`` is
+    ``alpha[y]`` for a per-class tensor of finite non-negative weights (multi-class) or
+    ``α·t + (1 − α)(1 − t)`` for a float in [0, 1] (binary, 0.25 in the paper); ``None`` means no
+    weighting. ``γ = 0`` with no ``alpha`` is cross-entropy.
+
+    ``"mean"`` divides by the number of counted (non-ignored) pixels; torchvision's
+    ``sigmoid_focal_loss`` divides by all elements, the same when nothing is ignored.
+
+    Shape:
+        output of "none": (N, *) multi-class, (N, 1, *) binary.
+
+    References:
+        Lin et al., "Focal Loss for Dense Object Detection", ICCV 2017, arXiv 1708.02002.
+
+    Example:
+        >>> round(float(focal_loss(torch.zeros(1, 2, 1, 1), torch.zeros(1, 1, 1, dtype=torch.long))), 4)
+        0.1733
+    """
+    options = _check_focal_options(gamma, alpha, ignore_index, reduction, check_finite)
+    return _focal(input, target, **options)  # type: ignore[arg-type]
+
+
+def _focal(input: Tensor, target: Tensor, *, gamma: float, alpha: float | Tensor | None, ignore_index: int,
+           reduction: str, check_finite: bool) -> Tensor:
+    check_prediction(input, check_finite)
+    safe, valid = split_target(input, target, ignore_index)
+    x = at_least_float32(input)
+    if input.shape[1] == 1:
+        t = safe.to(x.dtype)
+        ce = F.binary_cross_entropy_with_logits(x, t, reduction="none")
+        one_minus_pt = torch.sigmoid(x) * (1 - t) + torch.sigmoid(-x) * t
+        alpha_t = None if alpha is None else _binary_alpha(alpha, t)
+    else:
+        logpt = torch.log_softmax(x, dim=1).gather(1, safe.unsqueeze(1)).squeeze(1)
+        ce = -logpt
+        one_minus_pt = -torch.expm1(logpt)
+        alpha_t = None if alpha is None else _class_alpha(alpha, input.shape[1], x)[safe]
+    values = one_minus_pt.clamp_min(1e-12).pow(gamma) * ce
+    if alpha_t is not None:
+        values = values * alpha_t
+    values = values * valid.to(x.dtype)
+    return reduce(values, reduction, denominator=valid.sum()).to(input.dtype)
+
+
+def _binary_alpha(alpha: float | Tensor, t: Tensor) -> Tensor:
+    if isinstance(alpha, Tensor):
+        fail("alpha", "a float in [0, 1] for binary (N, 1, *) logits", f"a tensor of shape {fmt_shape(alpha.shape)}",
+             exc=TypeError)
+    return alpha * t + (1 - alpha) * (1 - t)
+
+
+def _class_alpha(alpha: float | Tensor, num_classes: int, like: Tensor) -> Tensor:
+    if not isinstance(alpha, Tensor) or alpha.shape != (num_classes,):
+        got = f"shape {fmt_shape(alpha.shape)}" if isinstance(alpha, Tensor) else repr(alpha)
+        fail("alpha", f"a tensor of shape ({num_classes},), one weight per class", got)
+    return alpha.to(like.dtype)
+
+
+class FocalLoss(Loss):
+    """Focal loss from logits, multi-class or binary; see :func:`focal_loss`. ``loss(input, target)``."""
+
+    options = ("gamma", "alpha", "ignore_index", "reduction", "check_finite")
+
+    def __init__(self, *, gamma: float = 2.0, alpha: float | Tensor | None = None, ignore_index: int = -100,
+                 reduction: Reduction = "mean", check_finite: bool = False) -> None:
+        super().__init__()
+        self.set_options(**_check_focal_options(gamma, alpha, ignore_index, reduction, check_finite))
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return _focal(input, target, **self.option_values())
