@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import pytest
 import torch
-from _harness import BadInput, LossCase, StandardLossTests
+from _harness import BadInput, BadOption, LossCase, StandardLossTests
 
 from imagelosses.embedding import ContrastiveLoss, batch_contrastive_loss, contrastive_loss
 
@@ -24,6 +24,23 @@ def _batch(dtype, seed, scale):
                                                                                                     generator=g)
 
 
+_OPTIONS = [
+    BadOption("margin", {"margin": float("nan")}, ValueError, "margin: expected a finite number > 0.0, got nan"),
+    BadOption("gather as string", {"gather": "False"}, TypeError,
+              "gather: expected a bool (True or False), got 'False'"),
+    BadOption("distance", {"distance": "l1"}, ValueError,
+              "distance: expected one of 'euclidean', 'squared_euclidean', 'cosine', got 'l1'"),
+]
+_BATCH_BAD = [
+    BadInput("float labels", lambda i: ((i[0], i[1].float()), {}), TypeError,
+             "labels: expected an integer tensor (torch.long), got dtype torch.float32"),
+    BadInput("embeddings 1-D", lambda i: ((i[0][:, 0], i[1]), {}), ValueError,
+             "embeddings: expected a tensor of shape (B, D), got shape (10,)"),
+    BadInput("labels short", lambda i: ((i[0], i[1][:4]), {}), ValueError,
+             "labels: expected shape (B,) with B = 10 as in embeddings (10, 5), got shape (4,)"),
+]
+
+
 class TestContrastiveStandard(StandardLossTests):
     cases: ClassVar[list[LossCase]] = [
         LossCase(name="pairs", functional=contrastive_loss, module=ContrastiveLoss, make_inputs=_pairs,
@@ -38,18 +55,14 @@ class TestContrastiveStandard(StandardLossTests):
                      BadInput("x2 shape", lambda i: ((i[0], i[1][:, :2], i[2]), {}), ValueError,
                               "x2: expected shape matching x1 (8, 5), got (8, 2)"),
                      BadInput("margin", lambda i: (i, {"margin": 0.0}), ValueError,
-                              "margin: expected a number > 0.0, got 0.0"),
-                 ]),
+                              "margin: expected a finite number > 0.0, got 0.0"),
+                 ], bad_options=_OPTIONS),
         LossCase(name="batch", functional=batch_contrastive_loss, module=ContrastiveLoss, make_inputs=_batch,
                  batch_args=(0, 1), none_shape=lambda i: (i[0].shape[0] * (i[0].shape[0] - 1) // 2,),
-                 bad_inputs=[
-                     BadInput("float labels", lambda i: ((i[0], i[1].float()), {}), TypeError,
-                              "labels: expected an integer tensor (torch.long), got dtype torch.float32"),
-                     BadInput("embeddings 1-D", lambda i: ((i[0][:, 0], i[1]), {}), ValueError,
-                              "embeddings: expected a tensor of shape (B, D), got shape (10,)"),
-                 ]),
+                 bad_inputs=_BATCH_BAD, bad_options=_OPTIONS),
         LossCase(name="batch-sq-normalized", functional=batch_contrastive_loss, module=ContrastiveLoss,
-                 make_inputs=_batch, kwargs={"distance": "squared_euclidean", "normalize": True, "margin": 0.5}),
+                 make_inputs=_batch, kwargs={"distance": "squared_euclidean", "normalize": True, "margin": 0.5},
+                 bad_inputs=_BATCH_BAD, bad_options=_OPTIONS),
     ]
 
 

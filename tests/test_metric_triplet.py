@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import pytest
 import torch
-from _harness import BadInput, LossCase, StandardLossTests
+from _harness import BadInput, BadOption, LossCase, StandardLossTests
 
 from imagelosses.embedding import OfflineTripletLoss, TripletLoss, mine_triplets, triplet_loss, triplet_margin_loss
 
@@ -32,14 +32,25 @@ _BAD_TRIPLET = [
              "embeddings: expected a tensor of shape (B, D), got shape (12, 5, 1)"),
     BadInput("integer embeddings", lambda i: ((i[0].long(), i[1]), {}), TypeError,
              "embeddings: expected a floating-point tensor, got dtype torch.int64"),
-    BadInput("margin 0", lambda i: (i, {"margin": 0.0}), ValueError, "margin: expected a number > 0.0, got 0.0"),
-    BadInput("margin < 0", lambda i: (i, {"margin": -1}), ValueError, "margin: expected a number > 0.0, got -1"),
+    BadInput("margin 0", lambda i: (i, {"margin": 0.0}), ValueError, "margin: expected a finite number > 0.0, got 0.0"),
+    BadInput("margin < 0", lambda i: (i, {"margin": -1}), ValueError, "margin: expected a finite number > 0.0, got -1"),
     BadInput("unknown mining", lambda i: (i, {"mining": "hardest"}), ValueError,
              "mining: expected one of 'all', 'hard', 'semihard', got 'hardest'"),
     BadInput("unknown distance", lambda i: (i, {"distance": "l1"}), ValueError,
              "distance: expected one of 'euclidean', 'squared_euclidean', 'cosine', got 'l1'"),
     BadInput("unknown average", lambda i: (i, {"average": "all"}), ValueError,
              "average: expected one of 'valid', 'nonzero', got 'all'"),
+]
+
+
+_TRIPLET_OPTIONS = [
+    BadOption("margin inf", {"margin": float("inf")}, ValueError, "margin: expected a finite number > 0.0, got inf"),
+    BadOption("mining", {"mining": "hardest"}, ValueError,
+              "mining: expected one of 'all', 'hard', 'semihard', got 'hardest'"),
+    BadOption("normalize as string", {"normalize": "False"}, TypeError,
+              "normalize: expected a bool (True or False), got 'False'"),
+    BadOption("fallback", {"semihard_fallback": "hardest"}, ValueError,
+              "semihard_fallback: expected one of 'easiest', 'drop', got 'hardest'"),
 ]
 
 
@@ -54,7 +65,7 @@ def _triplet_case(name: str, **kwargs) -> LossCase:
             return none.sum() / (none > 0).sum().clamp_min(1)
     return LossCase(name=name, functional=triplet_loss, module=TripletLoss, make_inputs=_labelled,
                     kwargs=kwargs, none_shape=none_shape, mean_of=mean_of, batch_args=(0, 1),
-                    bad_inputs=_BAD_TRIPLET if name == "all" else ())
+                    bad_inputs=_BAD_TRIPLET, bad_options=_TRIPLET_OPTIONS)
 
 
 class TestTripletStandard(StandardLossTests):
@@ -73,16 +84,32 @@ def _offline_inputs(dtype, seed, scale):
     return tuple((torch.randn(6, 4, generator=g, dtype=torch.float64) * scale).to(dtype) for _ in range(3))
 
 
+_OFFLINE_BAD = [
+    BadInput("shape", lambda i: ((i[0], i[1][:3], i[2]), {}), ValueError,
+             "positive: expected shape matching anchor (6, 4), got (3, 4)"),
+    BadInput("integer anchor", lambda i: ((i[0].long(), i[1], i[2]), {}), TypeError,
+             "anchor: expected a floating-point tensor, got dtype torch.int64"),
+    BadInput("negative shape", lambda i: ((i[0], i[1], i[2][:, :2]), {}), ValueError,
+             "negative: expected shape matching anchor (6, 4), got (6, 2)"),
+]
+_OFFLINE_OPTIONS = [
+    BadOption("margin", {"margin": 0.0}, ValueError, "margin: expected a finite number > 0.0, got 0.0"),
+    BadOption("swap as string", {"swap": "yes"}, TypeError, "swap: expected a bool (True or False), got 'yes'"),
+    BadOption("distance", {"distance": "l1"}, ValueError,
+              "distance: expected one of 'euclidean', 'squared_euclidean', 'cosine', got 'l1'"),
+]
+
+
 class TestOfflineStandard(StandardLossTests):
     cases: ClassVar[list[LossCase]] = [
         LossCase(name="offline", functional=triplet_margin_loss, module=OfflineTripletLoss,
                  make_inputs=_offline_inputs, grad_argnums=(0, 1, 2), batch_args=(0, 1, 2),
                  none_shape=lambda i: (i[0].shape[0],),
-                 bad_inputs=[BadInput("shape", lambda i: ((i[0], i[1][:3], i[2]), {}), ValueError,
-                                      "positive: expected shape matching anchor (6, 4), got (3, 4)")]),
+                 bad_inputs=_OFFLINE_BAD, bad_options=_OFFLINE_OPTIONS),
         LossCase(name="offline-swap-sq", functional=triplet_margin_loss, module=OfflineTripletLoss,
                  make_inputs=_offline_inputs, grad_argnums=(0, 1, 2), batch_args=(0, 1, 2),
-                 kwargs={"swap": True, "distance": "squared_euclidean", "margin": 0.5}),
+                 kwargs={"swap": True, "distance": "squared_euclidean", "margin": 0.5},
+                 bad_inputs=_OFFLINE_BAD, bad_options=_OFFLINE_OPTIONS),
     ]
 
 
@@ -334,5 +361,5 @@ def test_module_repr_and_stats_module():
         TripletLoss(mining="x")
     with pytest.raises(ValueError, match=re.escape("strategy: expected one of 'all', 'hard', 'semihard'")):
         mine_triplets(x, y, "x")
-    with pytest.raises(ValueError, match=re.escape("margin: expected a number > 0.0, got 0")):
+    with pytest.raises(ValueError, match=re.escape("margin: expected a finite number > 0.0, got 0")):
         TripletLoss(margin=0)

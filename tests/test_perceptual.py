@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import torch
-from _harness import BadInput, LossCase, StandardLossTests
+from _harness import BadInput, BadOption, LossCase, StandardLossTests
 from vgg_fixtures import oxford_cache, tiny_vgg  # noqa: F401  (fixture)
 
 import imagelosses as il
@@ -33,7 +33,7 @@ def _with_extractor(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _module(cls: type) -> Callable[..., torch.nn.Module]:
-    return lambda **kwargs: cls(extractor=EXT32, **kwargs)
+    return lambda **kwargs: cls(**{"extractor": EXT32, **kwargs})
 
 
 def _images(*shapes: tuple[int, ...]) -> Callable[[torch.dtype, int, float], tuple[torch.Tensor, ...]]:
@@ -77,6 +77,27 @@ COMMON_BAD = [
              "reduction: expected one of 'none', 'mean', 'sum', got 'avg'"),
 ]
 
+FEATURE_OPTIONS = [
+    BadOption("reduction", {"reduction": "avg"}, ValueError,
+              "reduction: expected one of 'none', 'mean', 'sum', got 'avg'"),
+    BadOption("arch beside extractor", {"arch": "vgg19"}, ValueError,
+              "arch: expected to be left unset when extractor= is given (the extractor holds its own), got 'vgg19'"),
+    BadOption("extractor type", {"extractor": torch.nn.Identity()}, TypeError,
+              "extractor: expected a VGGFeatures or None, got Identity"),
+]
+LAYER_OPTIONS = [
+    BadOption("past truncation", {"layers": ("relu3_1",), "layer_weights": None}, ValueError,
+              "layers: expected layers up to 'relu2_1' (this extractor is truncated there"),
+    BadOption("negative weight", {"layer_weights": (1.0, -1.0)}, ValueError,
+              "layer_weights[1]: expected a finite number >= 0.0, got -1.0"),
+]
+
+
+def _module_opts(cls: type) -> Callable[..., torch.nn.Module]:
+    """Like _module, but a bad-option test may pass its own extractor."""
+    return lambda **kwargs: cls(**{"extractor": EXT32, **kwargs})
+
+
 CASES = [
     LossCase(
         name="perceptual_mse",
@@ -94,8 +115,11 @@ CASES = [
             BadInput("weights length", _kw(layer_weights=(1.0,)), ValueError,
                      "layer_weights: expected 2 weights, one per layer of ('relu1_2', 'relu2_1'), got 1"),
             BadInput("negative weight", _kw(layer_weights=(1.0, -1.0)), ValueError,
-                     "layer_weights[1]: expected a number >= 0.0, got -1.0"),
+                     "layer_weights[1]: expected a finite number >= 0.0, got -1.0"),
         ],
+        bad_options=[*FEATURE_OPTIONS, *LAYER_OPTIONS,
+                     BadOption("criterion", {"criterion": "l3"}, ValueError,
+                               "criterion: expected one of 'mse', 'l1', got 'l3'")],
     ),
     LossCase(
         name="perceptual_l1_grey",
@@ -105,6 +129,8 @@ CASES = [
         kwargs={"layers": ("relu2_1",), "criterion": "l1"},
         none_shape=_per_sample,
         identical=lambda inputs: (inputs[0], inputs[0]),
+        bad_inputs=COMMON_BAD,
+        bad_options=FEATURE_OPTIONS,
     ),
     LossCase(
         name="style_one_style_image",
@@ -121,6 +147,7 @@ CASES = [
             BadInput("no target", _replace(1, None), ValueError,
                      "target: expected an image batch, a feature dict, or target_grams, got None"),
         ],
+        bad_options=[*FEATURE_OPTIONS, *LAYER_OPTIONS],
     ),
     LossCase(
         name="texture",
@@ -131,6 +158,7 @@ CASES = [
         none_shape=_per_sample,
         identical=lambda inputs: (inputs[0], inputs[0]),
         bad_inputs=COMMON_BAD,
+        bad_options=[*FEATURE_OPTIONS, *LAYER_OPTIONS],
     ),
     LossCase(
         name="content_style",
@@ -145,10 +173,15 @@ CASES = [
             BadInput("content shape", _replace(1, lambda y: y[:, :, :2]), ValueError,
                      "content: expected shape matching input (2, 3, 4, 4), got (2, 3, 2, 4)"),
             BadInput("negative alpha", _kw(content_weight=-1.0), ValueError,
-                     "content_weight: expected a number >= 0.0, got -1.0"),
+                     "content_weight: expected a finite number >= 0.0, got -1.0"),
             BadInput("no style", _replace(2, None), ValueError,
                      "style: expected an image batch, a feature dict, or style_grams, got None"),
         ],
+        bad_options=[*FEATURE_OPTIONS,
+                     BadOption("negative beta", {"style_weight": -1.0}, ValueError,
+                               "style_weight: expected a finite number >= 0.0, got -1.0"),
+                     BadOption("content past truncation", {"content_layers": "relu3_1"}, ValueError,
+                               "layers: expected layers up to 'relu2_1'")],
     ),
 ]
 

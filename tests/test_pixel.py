@@ -8,7 +8,7 @@ from typing import ClassVar
 import pytest
 import torch
 import torch.nn.functional as F
-from _harness import BadInput, LossCase, StandardLossTests
+from _harness import BadInput, BadOption, LossCase, StandardLossTests
 from references import naive_pixel_cross_entropy
 
 import imagelosses as il
@@ -100,8 +100,9 @@ REGRESSION_BAD = [
 
 CE_BAD = [
     BadInput("float target", lambda a: ((a[0], a[1].float(), a[2]), {}), TypeError,
-             "target: expected an integer tensor of class indices for 4-class logits (floating targets are for "
-             "binary (N, 1, *) logits), got dtype torch.float32"),
+             "target: expected an integer tensor of class indices for 4-class logits, or class probabilities of "
+             "input's shape (3, 4, 5, 4) (floating (N, *) targets are for binary (N, 1, *) logits), got dtype "
+             "torch.float32 shape (3, 5, 4)"),
     BadInput("int logits", lambda a: ((a[0].long(), a[1], a[2]), {}), TypeError,
              "input: expected a floating-point tensor, got dtype torch.int64"),
     BadInput("shape", lambda a: ((a[0], a[1][:, 0], a[2]), {}), ValueError,
@@ -111,7 +112,11 @@ CE_BAD = [
     BadInput("negative index", lambda a: ((a[0], a[1].clone().fill_(-3), a[2]), {}), ValueError,
              "target: expected class indices in [0, 3] or ignore_index=-100, got index -3"),
     BadInput("negative class weight", lambda a: (a, {"class_weight": torch.tensor([1.0, -1.0, 1.0, 1.0])}),
-             ValueError, "class_weight: expected non-negative weights, got [1.0, -1.0, 1.0, 1.0]"),
+             ValueError, "class_weight: expected finite, non-negative weights, got [1.0, -1.0, 1.0, 1.0]"),
+    BadInput("nan class weight", lambda a: (a, {"class_weight": torch.tensor([1.0, float("nan"), 1.0, 1.0])}),
+             ValueError, "class_weight: expected finite, non-negative weights, got [1.0, nan, 1.0, 1.0]"),
+    BadInput("target device", lambda a: ((a[0], a[1].to("meta"), a[2]), {}), ValueError,
+             "target: expected a tensor on input's device cpu, got device meta"),
     BadInput("class weight length", lambda a: (a, {"class_weight": torch.ones(3)}), ValueError,
              "class_weight: expected a tensor of shape (4,), one weight per class, got shape (3,)"),
     BadInput("class weight mode", lambda a: (a, {"class_weight": "inverse"}), ValueError,
@@ -130,7 +135,7 @@ CE_BAD = [
                                {"check_finite": True}), ValueError,
              "input: expected finite values, got 80 NaN or infinite entries"),
     BadInput("smoothing", lambda a: (a, {"label_smoothing": 1.0}), ValueError,
-             "label_smoothing: expected a number >= 0.0 and < 1.0, got 1.0"),
+             "label_smoothing: expected a finite number >= 0.0 and < 1.0, got 1.0"),
 ]
 
 BINARY_BAD = [
@@ -139,6 +144,34 @@ BINARY_BAD = [
              "got dtype torch.int64"),
     BadInput("shape", lambda a: ((a[0], a[1][:, :, :2], a[2]), {}), ValueError,
              "target: expected shape (N, 1, *) or (N, *) matching input (3, 1, 5, 4), got (3, 1, 2, 4)"),
+    BadInput("0/255 mask", lambda a: ((a[0], a[1].clamp_min(0) * 255, a[2]), {}), ValueError,
+             "target: expected binary labels in [0, 1] (a 0/255 mask: divide it by 255), got values in [0, 255]"),
+    BadInput("negative labels", lambda a: ((a[0], a[1].clamp_min(0) - 1, a[2]), {}), ValueError,
+             "target: expected binary labels in [0, 1], got values in [-1, 0]"),
+    BadInput("int logits", lambda a: ((a[0].long(), a[1], a[2]), {}), TypeError,
+             "input: expected a floating-point tensor, got dtype torch.int64"),
+]
+
+COMMON_OPTIONS = [
+    BadOption("reduction", {"reduction": "avg"}, ValueError,
+              "reduction: expected one of 'none', 'mean', 'sum', got 'avg'"),
+    BadOption("check_finite as string", {"check_finite": "False"}, TypeError,
+              "check_finite: expected a bool (True or False), got 'False'"),
+    BadOption("weighted_mean", {"weighted_mean": "pixels"}, ValueError,
+              "weighted_mean: expected one of 'weight_sum', 'count', got 'pixels'"),
+]
+
+CE_OPTIONS = [
+    *COMMON_OPTIONS,
+    BadOption("class weight mode", {"class_weight": "inverse"}, ValueError,
+              "class_weight: expected one of 'balanced', 'median_frequency', got 'inverse'"),
+    BadOption("nan class weight", {"class_weight": torch.tensor([1.0, float("nan")])}, ValueError,
+              "class_weight: expected finite, non-negative weights, got [1.0, nan]"),
+    BadOption("ignore_index float", {"ignore_index": 255.0}, TypeError, "ignore_index: expected an integer, got float"),
+    BadOption("ignore_index None", {"ignore_index": None}, TypeError,
+              "ignore_index: expected an integer, got NoneType"),
+    BadOption("smoothing", {"label_smoothing": 1.0}, ValueError,
+              "label_smoothing: expected a finite number >= 0.0 and < 1.0, got 1.0"),
 ]
 
 
@@ -149,6 +182,9 @@ def _regression_case(name, fn, module, **kwargs):
         mean_of=None if kwargs.get("weighted_mean") == "count" else _weighted_mean_regression,
         identical=None if fn is ilf.charbonnier_loss else (lambda a: (a[0], a[0], a[2])),
         bad_inputs=REGRESSION_BAD,
+        bad_options=[*COMMON_OPTIONS, BadOption("eps", {"eps": 0.0}, ValueError,
+                                                "eps: expected a finite number > 0.0, got 0.0")]
+        if fn is ilf.charbonnier_loss else COMMON_OPTIONS,
     )
 
 
@@ -161,17 +197,20 @@ class TestPixelLossHarness(StandardLossTests):
             name="cross_entropy", functional=with_map(ilf.pixel_cross_entropy), module=il.PixelCrossEntropyLoss,
             make_inputs=multiclass_inputs, kwargs={"class_weight": CLASS_WEIGHT.double(), "label_smoothing": 0.1},
             none_shape=lambda a: a[1].shape, mean_of=_ce_mean, batch_args=(0, 1, 2), bad_inputs=CE_BAD,
+            bad_options=CE_OPTIONS,
         ),
         LossCase(
             name="cross_entropy_balanced", functional=with_map(ilf.pixel_cross_entropy),
             module=il.PixelCrossEntropyLoss, make_inputs=multiclass_inputs,
             kwargs={"class_weight": "median_frequency", "weighted_mean": "count"},
-            none_shape=lambda a: a[1].shape, mean_of=_count_mean, batch_args=(0, 1, 2),
+            none_shape=lambda a: a[1].shape, mean_of=_count_mean, batch_args=(0, 1, 2), bad_inputs=CE_BAD[2:],
+            bad_options=CE_OPTIONS,
         ),
         LossCase(
             name="cross_entropy_binary", functional=with_map(ilf.pixel_cross_entropy),
             module=il.PixelCrossEntropyLoss, make_inputs=binary_inputs, kwargs={"label_smoothing": 0.05},
             none_shape=lambda a: a[0].shape, mean_of=_ce_binary_mean, batch_args=(0, 1, 2), bad_inputs=BINARY_BAD,
+            bad_options=CE_OPTIONS,
         ),
     ]
 
@@ -283,7 +322,7 @@ def test_module_moves_class_weight_and_validates_in_constructor():
     torch.testing.assert_close(loss(logits, target), F.cross_entropy(logits, target, weight=CLASS_WEIGHT.double()))
     with pytest.raises(ValueError, match=r"reduction: expected one of 'none', 'mean', 'sum', got 'avg'"):
         il.PixelCrossEntropyLoss(reduction="avg")
-    with pytest.raises(ValueError, match=r"eps: expected a number > 0.0, got 0.0"):
+    with pytest.raises(ValueError, match=r"eps: expected a finite number > 0.0, got 0.0"):
         il.CharbonnierLoss(eps=0.0)
 
 

@@ -7,8 +7,8 @@ from typing import ClassVar
 import pytest
 import torch
 import torch.nn.functional as F
-from _harness import BadInput, LossCase, StandardLossTests
-from test_pixel import binary_inputs, multiclass_inputs
+from _harness import BadInput, BadOption, LossCase, StandardLossTests
+from test_pixel import BINARY_BAD, COMMON_OPTIONS, binary_inputs, multiclass_inputs
 
 import imagelosses as il
 from imagelosses import functional as ilf
@@ -38,17 +38,42 @@ def _count_mean(none, inputs):
 ALPHA = torch.tensor([0.25, 0.5, 0.75, 1.0], dtype=torch.float64)
 
 FOCAL_BAD = [
-    BadInput("gamma", lambda a: (a, {"gamma": -1.0}), ValueError, "gamma: expected a number >= 0.0, got -1.0"),
+    BadInput("gamma", lambda a: (a, {"gamma": -1.0}), ValueError, "gamma: expected a finite number >= 0.0, got -1.0"),
     BadInput("alpha length", lambda a: (a, {"alpha": torch.ones(3)}), ValueError,
              "alpha: expected a tensor of shape (4,), one weight per class, got shape (3,)"),
     BadInput("float target", lambda a: ((a[0], a[1].float()), {}), TypeError,
              "target: expected an integer tensor of class indices for 4-class logits"),
+    BadInput("negative alpha", lambda a: (a, {"alpha": torch.tensor([0.25, -0.5, 0.75, 1.0])}), ValueError,
+             "alpha: expected finite, non-negative weights, got [0.25, -0.5, 0.75, 1.0]"),
     BadInput("index range", lambda a: ((a[0], a[1].clamp_min(0) + 10), {}), ValueError,
              "target: expected class indices in [0, 3] or ignore_index=-100, got index 13"),
 ]
 
+BINARY_PAIR_BAD = [BadInput(b.label, lambda a, make=b.make: (make((*a, None))[0][:2], {}), b.exc, b.message)
+                   for b in BINARY_BAD]
+
+SEG_OPTIONS = [opt for opt in COMMON_OPTIONS if "weighted_mean" not in opt.kwargs] + [
+    BadOption("ignore_index float", {"ignore_index": 255.0}, TypeError, "ignore_index: expected an integer, got float"),
+]
+DICE_OPTIONS = [
+    *SEG_OPTIONS,
+    BadOption("smooth inf", {"smooth": float("inf")}, ValueError, "smooth: expected a finite number >= 0.0, got inf"),
+    BadOption("average", {"average": "weighted"}, ValueError,
+              "average: expected one of 'macro', 'micro', got 'weighted'"),
+    BadOption("squared as string", {"squared": "False"}, TypeError,
+              "squared: expected a bool (True or False), got 'False'"),
+]
+FOCAL_OPTIONS = [
+    *SEG_OPTIONS,
+    BadOption("gamma nan", {"gamma": float("nan")}, ValueError, "gamma: expected a finite number >= 0.0, got nan"),
+    BadOption("alpha", {"alpha": 1.5}, ValueError, "alpha: expected a finite number >= 0.0 and <= 1.0, got 1.5"),
+    BadOption("negative alpha per class", {"alpha": torch.tensor([0.5, -0.1])}, ValueError,
+              "alpha: expected finite, non-negative weights, got [0.5, -0.10000000149011612]"),
+]
+
 DICE_BAD = [
-    BadInput("smooth", lambda a: (a, {"smooth": -1.0}), ValueError, "smooth: expected a number >= 0.0, got -1.0"),
+    BadInput("smooth", lambda a: (a, {"smooth": -1.0}), ValueError,
+             "smooth: expected a finite number >= 0.0, got -1.0"),
     BadInput("shape", lambda a: ((a[0], a[1][:, :2]), {}), ValueError,
              "target: expected shape (N, *) = (3, 5, 4) matching input (3, 4, 5, 4), got (3, 2, 4)"),
     BadInput("empty", lambda a: ((a[0][:0], a[1][:0]), {}), ValueError,
@@ -60,17 +85,21 @@ class TestSegmentationHarness(StandardLossTests):
     cases: ClassVar[list[LossCase]] = [
         LossCase(name="dice", functional=ilf.dice_loss, module=il.DiceLoss, make_inputs=multiclass,
                  kwargs={"include_background": False}, none_shape=lambda a: (a[0].shape[0], a[0].shape[1] - 1),
-                 bad_inputs=DICE_BAD),
+                 bad_inputs=DICE_BAD, bad_options=DICE_OPTIONS),
         LossCase(name="dice_batch_squared", functional=ilf.dice_loss, module=il.DiceLoss, make_inputs=multiclass,
-                 kwargs={"batch_dice": True, "squared": True}, none_shape=lambda a: (a[0].shape[1],)),
+                 kwargs={"batch_dice": True, "squared": True}, none_shape=lambda a: (a[0].shape[1],),
+                 bad_inputs=DICE_BAD, bad_options=DICE_OPTIONS),
+        LossCase(name="dice_micro", functional=ilf.dice_loss, module=il.DiceLoss, make_inputs=multiclass,
+                 kwargs={"average": "micro"}, none_shape=lambda a: (a[0].shape[0],),
+                 bad_inputs=DICE_BAD, bad_options=DICE_OPTIONS),
         LossCase(name="dice_binary", functional=ilf.dice_loss, module=il.DiceLoss, make_inputs=binary,
-                 none_shape=lambda a: (a[0].shape[0], 1)),
+                 none_shape=lambda a: (a[0].shape[0], 1), bad_inputs=BINARY_PAIR_BAD, bad_options=DICE_OPTIONS),
         LossCase(name="focal", functional=ilf.focal_loss, module=il.FocalLoss, make_inputs=multiclass,
                  kwargs={"alpha": ALPHA}, none_shape=lambda a: a[1].shape, mean_of=_count_mean,
-                 bad_inputs=FOCAL_BAD),
+                 bad_inputs=FOCAL_BAD, bad_options=FOCAL_OPTIONS),
         LossCase(name="focal_binary", functional=ilf.focal_loss, module=il.FocalLoss, make_inputs=binary,
                  kwargs={"alpha": 0.25, "gamma": 1.5}, none_shape=lambda a: a[0].shape,
-                 mean_of=_count_mean),
+                 mean_of=_count_mean, bad_inputs=BINARY_PAIR_BAD, bad_options=FOCAL_OPTIONS),
     ]
 
 

@@ -77,6 +77,11 @@ def gram_matrix(features: Tensor, *, normalize: GramNormalization = "chw") -> Te
 
     References:
         Gatys et al., arXiv 1505.07376; Johnson et al., arXiv 1603.08155.
+
+    Example:
+        >>> g = gram_matrix(torch.ones(1, 2, 3, 3))  # each entry 9 products of 1, divided by C·H·W = 18
+        >>> tuple(g.shape), float(g[0, 0, 1])
+        ((1, 2, 2), 0.5)
     """
     check_floating(features, "features")
     check_ndim(features, "features", (4,), "(N, C, H, W)")
