@@ -52,27 +52,27 @@ def eager() -> bool:
     return not torch.compiler.is_compiling()
 
 
-def check_tensor(x: Any, name: str) -> Tensor:
+def check_tensor(x: object, name: str) -> Tensor:
     """``x`` must be a ``torch.Tensor``."""
     if not isinstance(x, Tensor):
         fail(name, "a torch.Tensor", type(x).__name__, exc=TypeError)
     return x
 
 
-def check_floating(x: Any, name: str) -> Tensor:
+def check_floating(x: object, name: str) -> Tensor:
     """``x`` must be a floating-point tensor (logits, images, embeddings)."""
-    check_tensor(x, name)
-    if not x.is_floating_point():
-        fail(name, "a floating-point tensor", f"dtype {x.dtype}", exc=TypeError)
-    return x
+    t = check_tensor(x, name)
+    if not t.is_floating_point():
+        fail(name, "a floating-point tensor", f"dtype {t.dtype}", exc=TypeError)
+    return t
 
 
-def check_integer(x: Any, name: str) -> Tensor:
+def check_integer(x: object, name: str) -> Tensor:
     """``x`` must be an integer tensor (class indices, labels)."""
-    check_tensor(x, name)
-    if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
-        fail(name, "an integer tensor (torch.long)", f"dtype {x.dtype}", exc=TypeError)
-    return x
+    t = check_tensor(x, name)
+    if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+        fail(name, "an integer tensor (torch.long)", f"dtype {t.dtype}", exc=TypeError)
+    return t
 
 
 def check_ndim(x: Tensor, name: str, ndims: Sequence[int], layout: str) -> Tensor:
@@ -172,9 +172,9 @@ def check_int(value: Any, name: str, *, low: int | None = None, what: str | None
     return int(value)
 
 
-def check_prediction(input: Any, check_finite: bool, *, name: str = "input") -> Tensor:
+def check_prediction(input: object, check_finite: bool, *, name: str = "input") -> Tensor:
     """A non-empty floating ``(N, C, *)`` prediction (logits, images); finite when ``check_finite``."""
-    check_floating(input, name)
+    input = check_floating(input, name)
     check_ndim(input, name, range(2, 8), "(N, C, *)")
     check_nonempty(input, name)
     return require_finite(input, name) if check_finite else input

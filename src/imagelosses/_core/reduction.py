@@ -9,7 +9,7 @@ pixels ignored, no valid triplet) gives ``0`` with a zero gradient, never ``0/0`
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 from torch import Tensor
@@ -27,7 +27,7 @@ __all__ = ["REDUCTIONS", "WEIGHTED_MEANS", "Reduction", "WeightedMean", "check_r
 
 def check_reduction(reduction: str) -> Reduction:
     """``reduction`` must be ``"none"``, ``"mean"`` or ``"sum"``."""
-    return check_option(reduction, "reduction", REDUCTIONS)
+    return cast(Reduction, check_option(reduction, "reduction", REDUCTIONS))
 
 
 def safe_divide(numerator: Tensor, denominator: Tensor | float) -> Tensor:

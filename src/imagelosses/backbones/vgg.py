@@ -112,6 +112,9 @@ class VGGFeatures(nn.Module):
         9
     """
 
+    mean: Tensor
+    std: Tensor
+
     def __init__(self, arch: str = "vgg16", layers: str | Sequence[str] = ("relu2_2",), *,
                  weights: WeightsArg = "imagenet", pooling: str = "max", preprocessing: str | None = None,
                  check_range: bool = False) -> None:
@@ -174,7 +177,8 @@ class VGGFeatures(nn.Module):
         for m in self.features:
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
 
     def train(self, mode: bool = True) -> VGGFeatures:
         """Stays in eval mode: the backbone is a fixed measuring instrument, whatever a parent does."""
@@ -188,7 +192,7 @@ class VGGFeatures(nn.Module):
     def stride(self, layer: str) -> int:
         """Downsampling factor of ``layer``: an input side must be at least this long."""
         index = self._all_names.index(layer)
-        return 2 ** sum(1 for n in self._all_names[: index + 1] if n.startswith("pool"))
+        return int(2 ** sum(1 for n in self._all_names[: index + 1] if n.startswith("pool")))
 
     def check_tappable(self, layers: str | Sequence[str], name: str = "layers") -> tuple[str, ...]:
         """Validate ``layers`` for this arch and check they lie within the truncation."""

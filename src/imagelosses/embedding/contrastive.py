@@ -145,6 +145,11 @@ class ContrastiveLoss(Loss):
     batch; ``loss(x1, x2, target)`` runs :func:`contrastive_loss` on explicit pairs. Same options for both.
     """
 
+    margin: float
+    distance: str
+    normalize: bool
+    gather: bool
+    reduction: str
     options = ("margin", "distance", "normalize", "gather", "reduction")
 
     def __init__(self, *, margin: float = 1.0, distance: Distance = "euclidean", normalize: bool = False,

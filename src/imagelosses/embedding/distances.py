@@ -51,7 +51,7 @@ __all__ = ["DISTANCES", "Distance", "check_distance", "l2_normalize", "pairwise_
 
 def check_distance(distance: str) -> str:
     """``distance`` must be one of :data:`DISTANCES`."""
-    return check_option(distance, "distance", DISTANCES)
+    return str(check_option(distance, "distance", DISTANCES))
 
 
 

@@ -279,7 +279,8 @@ def triplet_loss(
     if reduction == "none":
         values = values if valid is None else values[valid]
         return _stats(values, values.numel(), (values > 0).sum()) if return_stats else values
-    return _reduced(values.sum(), valid.sum(), (values > 0).sum(), reduction, average, return_stats)
+    return _reduced(values.sum(), valid.sum(), (values > 0).sum(), reduction, average,  # type: ignore[union-attr]
+                    return_stats)
 
 
 def _reduced(total: Tensor, num_valid: Tensor, num_active: Tensor, reduction: str, average: str,
@@ -303,6 +304,16 @@ class TripletLoss(Loss):
     return_stats=False)``, called as ``loss(embeddings, labels)``.
     """
 
+    mining: str
+    margin: float
+    distance: str
+    soft_margin: bool
+    normalize: bool
+    average: str
+    semihard_fallback: str
+    gather: bool
+    reduction: str
+    return_stats: bool
     options = ("mining", "margin", "distance", "soft_margin", "normalize", "average", "semihard_fallback", "gather",
                "reduction", "return_stats")
 
@@ -325,6 +336,13 @@ class TripletLoss(Loss):
 class OfflineTripletLoss(Loss):
     """:func:`triplet_margin_loss` as a module, called as ``loss(anchor, positive, negative)``."""
 
+    margin: float
+    distance: str
+    soft_margin: bool
+    swap: bool
+    eps: float
+    normalize: bool
+    reduction: str
     options = ("margin", "distance", "soft_margin", "swap", "eps", "normalize", "reduction")
 
     def __init__(self, *, margin: float = 1.0, distance: Distance = "euclidean", soft_margin: bool = False,

@@ -95,6 +95,12 @@ class CombinedFeatureLoss(nn.Module):
         self.terms = nn.ModuleDict(losses)
         self._check_styles()
 
+    def _term(self, name: str) -> FeatureLoss:
+        term = self.terms[name]
+        if not isinstance(term, FeatureLoss):  # the constructor admits only feature losses
+            fail(f"terms[{name!r}]", "a feature loss", type(term).__name__, exc=TypeError)
+        return term
+
     def _check_styles(self) -> None:
         for name, loss in self.terms.items():
             if isinstance(loss, ContentStyleLoss) and not loss.has_style:
@@ -110,20 +116,23 @@ class CombinedFeatureLoss(nn.Module):
         if not need_target and target is not None:
             fail("target", "None (every term has a fixed target)",
                  f"a tensor of shape {fmt_shape(target.shape)}" if isinstance(target, Tensor) else repr(target)[:80])
-        paired = [name for name in need_target if self.terms[name].paired_target]
+        paired = [name for name in need_target if self._term(name).paired_target]
         if paired and isinstance(input, Tensor) and isinstance(target, Tensor):
             check_same_shape(target, "target", input, "input")
         feats_in = self.extractor(input, layers=self.layers)
         feats_t: dict[str, Tensor] | None = None
-        if need_target:
+        if need_target and target is not None:
             target_layers = tuple(dict.fromkeys(
-                layer for name in need_target for layer in self.terms[name].target_layers))
-            feats_t = extract_features(target, target_layers, self.extractor, "target", target=True)  # type: ignore[arg-type]
+                layer for name in need_target for layer in self._term(name).target_layers))
+            feats_t = extract_features(target, target_layers, self.extractor, "target", target=True)
         parts: dict[str, Tensor] = {}
         total: Tensor | None = None
         for name, loss in self.terms.items():
             if isinstance(loss, ContentStyleLoss):
-                split: ContentStyleParts = loss(feats_in, feats_t, return_parts=True)  # type: ignore[assignment]
+                split = loss(feats_in, feats_t, return_parts=True)
+                if not isinstance(split, ContentStyleParts):  # return_parts=True always gives the parts
+                    fail(f"terms[{name!r}]", "a ContentStyleLoss returning its parts", type(split).__name__,
+                         exc=TypeError)
                 value = parts[name] = split.total
                 parts[f"{name}.content"], parts[f"{name}.style"] = split.content, split.style
             else:

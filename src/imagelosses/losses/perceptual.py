@@ -105,6 +105,10 @@ class PerceptualLoss(FeatureLoss):
         torch.Size([])
     """
 
+    layers: tuple[str, ...]
+    layer_weights: tuple[float, ...]
+    criterion: str
+    reduction: str
     options = ("layers", "layer_weights", "criterion", "reduction")
 
     def __init__(self, *, layers: str | Sequence[str] = JOHNSON_CONTENT_LAYERS, layer_weights: LayerWeights = None,

@@ -125,6 +125,9 @@ class MSELoss(Loss):
     ``loss(input, target, weight=None)``.
     """
 
+    reduction: str
+    weighted_mean: str
+    check_finite: bool
     options = ("reduction", "weighted_mean", "check_finite")
 
     def __init__(self, *, reduction: Reduction = "mean", weighted_mean: WeightedMean = "weight_sum",
@@ -142,6 +145,9 @@ class L1Loss(Loss):
     ``loss(input, target, weight=None)``.
     """
 
+    reduction: str
+    weighted_mean: str
+    check_finite: bool
     options = ("reduction", "weighted_mean", "check_finite")
 
     def __init__(self, *, reduction: Reduction = "mean", weighted_mean: WeightedMean = "weight_sum",
@@ -159,6 +165,10 @@ class CharbonnierLoss(Loss):
     ``loss(input, target, weight=None)``.
     """
 
+    eps: float
+    reduction: str
+    weighted_mean: str
+    check_finite: bool
     options = ("eps", "reduction", "weighted_mean", "check_finite")
 
     def __init__(self, *, eps: float = 1e-3, reduction: Reduction = "mean", weighted_mean: WeightedMean = "weight_sum",

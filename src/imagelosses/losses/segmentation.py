@@ -297,6 +297,12 @@ class PixelCrossEntropyLoss(Loss):
     ``loss(input, target, weight=None)``; ``weight`` is the per-pixel map (e.g. a U-Net map).
     """
 
+    class_weight: ClassWeight
+    ignore_index: int
+    label_smoothing: float
+    reduction: str
+    weighted_mean: str
+    check_finite: bool
     options = ("class_weight", "ignore_index", "label_smoothing", "reduction", "weighted_mean", "check_finite")
 
     def __init__(self, *, class_weight: ClassWeight = None, ignore_index: int = -100, label_smoothing: float = 0.0,
@@ -391,6 +397,14 @@ def _dice(input: Tensor, target: Tensor, *, ignore_index: int, smooth: float, sq
 class DiceLoss(Loss):
     """Soft Dice loss from logits; see :func:`dice_loss`. ``loss(input, target)``."""
 
+    ignore_index: int
+    smooth: float
+    squared: bool
+    include_background: bool
+    batch_dice: bool
+    average: str
+    reduction: str
+    check_finite: bool
     options = ("ignore_index", "smooth", "squared", "include_background", "batch_dice", "average", "reduction",
                "check_finite")
 
@@ -484,6 +498,11 @@ def _class_alpha(alpha: float | Tensor, num_classes: int, like: Tensor) -> Tenso
 class FocalLoss(Loss):
     """Focal loss from logits, multi-class or binary; see :func:`focal_loss`. ``loss(input, target)``."""
 
+    gamma: float
+    alpha: float | Tensor | None
+    ignore_index: int
+    reduction: str
+    check_finite: bool
     options = ("gamma", "alpha", "ignore_index", "reduction", "check_finite")
 
     def __init__(self, *, gamma: float = 2.0, alpha: float | Tensor | None = None, ignore_index: int = -100,

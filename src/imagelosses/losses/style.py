@@ -269,6 +269,9 @@ class _CachedGramLoss(FeatureLoss):
     """The shared shell of :class:`StyleLoss` and :class:`TextureLoss`: a Gram loss whose target may be a
     fixed image cached once (stateful: :meth:`set_target` keeps its Grams as non-persistent buffers)."""
 
+    layers: tuple[str, ...]
+    layer_weights: tuple[float, ...]
+    reduction: str
     options = ("layers", "layer_weights", "reduction")
     paired_target = False
     #: The factor on each layer weight: 1 for Johnson's style loss, ¼ for Gatys's ``E_l``.
@@ -367,6 +370,12 @@ class ContentStyleLoss(FeatureLoss):
     :class:`~imagelosses.losses.style.ContentStyleParts`.
     """
 
+    content_layers: tuple[str, ...]
+    style_layers: tuple[str, ...]
+    style_layer_weights: tuple[float, ...]
+    content_weight: float
+    style_weight: float
+    reduction: str
     options = ("content_layers", "style_layers", "style_layer_weights", "content_weight", "style_weight", "reduction")
 
     def __init__(self, *, content_layers: str | Sequence[str] = GATYS_CONTENT_LAYERS,
