@@ -128,7 +128,7 @@ def test_triplet_never_nan(b, emb, lab, seed, mining, distance, normalize, soft,
     if _no_triplet(y):
         assert s.loss.item() == 0.0 and int(s.num_triplets) == 0
         assert torch.equal(g, torch.zeros_like(g))
-    a, p, n = mine_triplets(x, y, mining, 0.2, distance=distance, normalize=normalize)
+    a, p, n = mine_triplets(x, y, mining=mining, margin=0.2, distance=distance, normalize=normalize)
     assert a.numel() == p.numel() == n.numel()
     if a.numel():
         assert bool((y[a] == y[p]).all() and (a != p).all() and (y[a] != y[n]).all())

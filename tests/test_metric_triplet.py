@@ -57,7 +57,7 @@ _TRIPLET_OPTIONS = [
 def _triplet_case(name: str, **kwargs) -> LossCase:
     def none_shape(inputs):
         opts = {k: v for k, v in kwargs.items() if k in ("distance", "normalize", "semihard_fallback")}
-        return (mine_triplets(*inputs, kwargs.get("mining", "all"), 0.2, **opts)[0].numel(),)
+        return (mine_triplets(*inputs, mining=kwargs.get("mining", "all"), margin=0.2, **opts)[0].numel(),)
 
     mean_of = None
     if kwargs.get("average") == "nonzero":
@@ -173,7 +173,7 @@ def test_against_naive_loop(mining, distance):
         values = [r[3] for r in ref]
         none = triplet_loss(x, y, reduction="none", **kw)
         torch.testing.assert_close(none, torch.tensor(values, dtype=torch.float64))
-        a, p, n = mine_triplets(x, y, mining, 0.3, distance=distance, normalize=normalize,
+        a, p, n = mine_triplets(x, y, mining=mining, margin=0.3, distance=distance, normalize=normalize,
                                 semihard_fallback=fallback)
         # random continuous data: the hardest positive / negative of each anchor is unique, so indices match
         assert list(zip(a.tolist(), p.tolist(), n.tolist(), strict=True)) == [r[:3] for r in ref]
@@ -185,7 +185,7 @@ def test_against_naive_loop(mining, distance):
         nonzero = triplet_loss(x, y, average="nonzero", **kw)
         torch.testing.assert_close(nonzero, torch.tensor(total / max(sum(v > 0 for v in values), 1),
                                                          dtype=torch.float64))
-        active = mine_triplets(x, y, mining, 0.3, distance=distance, normalize=normalize,
+        active = mine_triplets(x, y, mining=mining, margin=0.3, distance=distance, normalize=normalize,
                                semihard_fallback=fallback, active_only=True)
         assert active[0].numel() == sum(r[3] > 0 for r in _naive_triplets(x, y, mining, 0.3, distance,
                                                                              normalize, False, fallback))
@@ -266,14 +266,14 @@ def test_semihard_fallback_documented_behaviour():
     """1-D points: anchor 0 at 0, positive at 1; negatives at 0.5 (hard) and 1.1 (semi-hard, margin 0.2)."""
     x = torch.tensor([[0.0], [1.0], [0.5], [1.1]], dtype=torch.float64)
     y = torch.tensor([0, 0, 1, 1])
-    a, p, n = mine_triplets(x, y, "semihard", 0.2, distance="euclidean", normalize=False)
+    a, p, n = mine_triplets(x, y, mining="semihard", margin=0.2, distance="euclidean", normalize=False)
     first = (int(a[0]), int(p[0]), int(n[0]))
     assert first == (0, 1, 3)  # the semi-hard negative, not the hard one at 0.5
     # Move the semi-hard negative inside: now every negative of anchor 0 is closer than its positive.
     x2 = torch.tensor([[0.0], [1.0], [0.5], [0.9]], dtype=torch.float64)
-    a, p, n = mine_triplets(x2, y, "semihard", 0.2, distance="euclidean", normalize=False)
+    a, p, n = mine_triplets(x2, y, mining="semihard", margin=0.2, distance="euclidean", normalize=False)
     assert (int(a[0]), int(p[0]), int(n[0])) == (0, 1, 3)  # "easiest": the farthest negative, 0.9
-    a, p, n = mine_triplets(x2, y, "semihard", 0.2, distance="euclidean", normalize=False,
+    a, p, n = mine_triplets(x2, y, mining="semihard", margin=0.2, distance="euclidean", normalize=False,
                             semihard_fallback="drop")
     assert 0 not in a.tolist()
 
@@ -285,7 +285,7 @@ def test_semihard_tie_is_not_farther():
     y = torch.tensor([0, 0, 1, 1])
     for distance in ("euclidean", "squared_euclidean"):
         ref = _naive_triplets(x, y, "semihard", 0.6, distance, False, False)
-        a, p, n = mine_triplets(x, y, "semihard", 0.6, distance=distance, normalize=False)
+        a, p, n = mine_triplets(x, y, mining="semihard", margin=0.6, distance=distance, normalize=False)
         assert list(zip(a.tolist(), p.tolist(), n.tolist(), strict=True)) == [r[:3] for r in ref]
         assert (int(a[0]), int(p[0]), int(n[0])) == (0, 1, 3)
         out = triplet_loss(x, y, mining="semihard", margin=0.6, distance=distance, normalize=False, reduction="none")
@@ -359,7 +359,7 @@ def test_module_repr_and_stats_module():
     assert 0.0 <= float(s.fraction_active) <= 1.0
     with pytest.raises(ValueError, match=re.escape("mining: expected one of 'all', 'hard', 'semihard', got 'x'")):
         TripletLoss(mining="x")
-    with pytest.raises(ValueError, match=re.escape("strategy: expected one of 'all', 'hard', 'semihard'")):
-        mine_triplets(x, y, "x")
+    with pytest.raises(ValueError, match=re.escape("mining: expected one of 'all', 'hard', 'semihard'")):
+        mine_triplets(x, y, mining="x")
     with pytest.raises(ValueError, match=re.escape("margin: expected a finite number > 0.0, got 0")):
         TripletLoss(margin=0)

@@ -47,17 +47,8 @@ def _pair_loss(d: Tensor, similar: Tensor, margin: float) -> Tensor:
     return 0.5 * torch.where(similar, d.square(), F.relu(margin - d).square())
 
 
-def contrastive_loss(
-    x1: Tensor,
-    x2: Tensor,
-    target: Tensor,
-    *,
-    margin: float = 1.0,
-    distance: Distance = "euclidean",
-    normalize: bool = False,
-    gather: bool = False,
-    reduction: Reduction = "mean",
-) -> Tensor:
+def contrastive_loss(x1: Tensor, x2: Tensor, target: Tensor, *, margin: float = 1.0, distance: Distance = "euclidean",
+                     normalize: bool = False, gather: bool = False, reduction: Reduction = "mean") -> Tensor:
     """Contrastive loss of explicit pairs ``(x1[i], x2[i])``; ``target[i]`` is 1 (similar) or 0.
 
     ``"mean"`` divides by the number of pairs N; an empty batch gives 0. ``gather=True`` concatenates the
@@ -93,16 +84,8 @@ def contrastive_loss(
     return reduce(_pair_loss(d, target != 0, margin), reduction)
 
 
-def batch_contrastive_loss(
-    embeddings: Tensor,
-    labels: Tensor,
-    *,
-    margin: float = 1.0,
-    distance: Distance = "euclidean",
-    normalize: bool = False,
-    gather: bool = False,
-    reduction: Reduction = "mean",
-) -> Tensor:
+def batch_contrastive_loss(embeddings: Tensor, labels: Tensor, *, margin: float = 1.0, distance: Distance = "euclidean",
+                           normalize: bool = False, gather: bool = False, reduction: Reduction = "mean") -> Tensor:
     """Contrastive loss over every pair ``i < j`` of a labelled batch (``y = [labels[i] == labels[j]]``).
 
     ``"none"`` returns the B(B−1)/2 pair values in row-major order of the upper triangle; ``"mean"``

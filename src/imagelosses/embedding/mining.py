@@ -52,8 +52,8 @@ def check_batch(embeddings: Tensor, labels: Tensor) -> None:
              f"shape {fmt_shape(labels.shape)}")
 
 
-def check_mining_options(strategy: str, margin: float, semihard_fallback: str, name: str = "mining") -> None:
-    check_option(strategy, name, MINING)
+def check_mining_options(mining: str, margin: float, semihard_fallback: str) -> None:
+    check_option(mining, "mining", MINING)
     check_number(margin, "margin", low=0.0, low_inclusive=False)
     check_option(semihard_fallback, "semihard_fallback", FALLBACKS)
 
@@ -126,17 +126,10 @@ def all_triplets(pos: Tensor, neg: Tensor) -> tuple[Tensor, Tensor, Tensor]:
 
 
 @torch.no_grad()
-def mine_triplets(
-    embeddings: Tensor,
-    labels: Tensor,
-    strategy: str = "hard",
-    margin: float = 0.2,
-    *,
-    distance: Distance = "squared_euclidean",
-    normalize: bool = True,
-    semihard_fallback: SemihardFallback = "easiest",
-    active_only: bool = False,
-) -> tuple[Tensor, Tensor, Tensor]:
+def mine_triplets(embeddings: Tensor, labels: Tensor, *, mining: Mining = "hard", margin: float = 0.2,
+                  distance: Distance = "squared_euclidean", normalize: bool = True,
+                  semihard_fallback: SemihardFallback = "easiest", active_only: bool = False
+                  ) -> tuple[Tensor, Tensor, Tensor]:
     """Index triplets ``(anchor, positive, negative)`` chosen by a mining strategy.
 
     These are exactly the triplets that :class:`imagelosses.embedding.TripletLoss` with the same options uses,
@@ -145,7 +138,8 @@ def mine_triplets(
 
     Args:
         embeddings: (B, D). labels: (B,) integer class labels.
-        strategy: ``"all"``, ``"hard"`` or ``"semihard"`` (see the module docstring).
+        mining: ``"all"``, ``"hard"`` or ``"semihard"`` (see the module docstring), keyword-only as in
+            :func:`~imagelosses.embedding.triplet.triplet_loss`.
         margin: the triplet margin α > 0; used by ``active_only``.
         distance: ``"squared_euclidean"``, ``"euclidean"`` or ``"cosine"``.
         normalize: L2-normalise the embeddings first.
@@ -161,16 +155,16 @@ def mine_triplets(
 
     Raises:
         TypeError: non-floating embeddings or non-integer labels. ValueError: wrong shapes, margin ≤ 0, an
-        unknown strategy, distance or fallback.
+        unknown mining, distance or fallback.
     """
     check_batch(embeddings, labels)
-    check_mining_options(strategy, margin, semihard_fallback, "strategy")
+    check_mining_options(mining, margin, semihard_fallback)
     check_distance(distance)
     dist = pairwise_distances(embeddings, distance=distance, normalize=normalize)
     pos, neg = label_masks(labels)
-    if strategy == "all":
+    if mining == "all":
         a, p, n = all_triplets(pos, neg)
-    elif strategy == "hard":
+    elif mining == "hard":
         p_idx, n_idx, valid = hard_selection(dist, pos, neg)
         a = valid.nonzero(as_tuple=True)[0]
         p, n = p_idx[a], n_idx[a]

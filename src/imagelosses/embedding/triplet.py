@@ -62,19 +62,9 @@ def _hinge(x: Tensor, margin: float, soft_margin: bool) -> Tensor:
 
 
 # ------------------------------------------------------------------------------------------- offline
-def triplet_margin_loss(
-    anchor: Tensor,
-    positive: Tensor,
-    negative: Tensor,
-    *,
-    margin: float = 1.0,
-    distance: Distance = "euclidean",
-    soft_margin: bool = False,
-    swap: bool = False,
-    eps: float = 1e-6,
-    normalize: bool = False,
-    reduction: Reduction = "mean",
-) -> Tensor:
+def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *, margin: float = 1.0,
+                        distance: Distance = "euclidean", soft_margin: bool = False, swap: bool = False,
+                        eps: float = 1e-6, normalize: bool = False, reduction: Reduction = "mean") -> Tensor:
     """Triplet loss on pre-formed triplets (offline mining), ``l_i = max(0, d(a_i, p_i) − d(a_i, n_i) + α)``.
 
     With the defaults it equals ``torch.nn.TripletMarginLoss(margin, p=2, eps, swap)``: ``"euclidean"`` is
@@ -194,21 +184,10 @@ def _check_online_options(mining: str, margin: float, distance: str, average: st
     check_reduction(reduction)
 
 
-def triplet_loss(
-    embeddings: Tensor,
-    labels: Tensor,
-    *,
-    mining: Mining = "all",
-    margin: float = 0.2,
-    distance: Distance = "squared_euclidean",
-    soft_margin: bool = False,
-    normalize: bool = True,
-    average: Average = "valid",
-    semihard_fallback: SemihardFallback = "easiest",
-    gather: bool = False,
-    reduction: Reduction = "mean",
-    return_stats: bool = False,
-) -> Tensor | TripletStats:
+def triplet_loss(embeddings: Tensor, labels: Tensor, *, mining: Mining = "all", margin: float = 0.2,
+                 distance: Distance = "squared_euclidean", soft_margin: bool = False, normalize: bool = True,
+                 average: Average = "valid", semihard_fallback: SemihardFallback = "easiest", gather: bool = False,
+                 reduction: Reduction = "mean", return_stats: bool = False) -> Tensor | TripletStats:
     """Triplet loss with online mining inside a labelled batch.
 
     Triplets are chosen by ``mining`` (``"all"``, ``"hard"``, ``"semihard"``; see

@@ -13,7 +13,7 @@ Conventions shared by every loss in this file:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor
@@ -119,44 +119,40 @@ def charbonnier_loss(input: Tensor, target: Tensor, *, eps: float = 1e-3, weight
     return _regression("charbonnier", input, target, weight, eps=eps, **options)  # type: ignore[arg-type]
 
 
-class MSELoss(Loss):
+class _PointwiseLoss(Loss):
+    """The shell of :class:`MSELoss` and :class:`L1Loss`, which differ only in their ``penalty``."""
+
+    penalty: ClassVar[Penalty]
+    reduction: str
+    weighted_mean: str
+    check_finite: bool
+    options = ("reduction", "weighted_mean", "check_finite")
+
+    def __init__(self, *, reduction: Reduction = "mean", weighted_mean: WeightedMean = "weight_sum",
+                 check_finite: bool = False) -> None:
+        super().__init__()
+        self.set_options(**_check_options(reduction, weighted_mean, check_finite))
+
+    def forward(self, input: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        return _regression(self.penalty, input, target, weight, **self.option_values())
+
+
+class MSELoss(_PointwiseLoss):
     """Squared error with an optional per-pixel weight map; see :func:`mse_loss`.
 
     ``loss(input, target, weight=None)``.
     """
 
-    reduction: str
-    weighted_mean: str
-    check_finite: bool
-    options = ("reduction", "weighted_mean", "check_finite")
-
-    def __init__(self, *, reduction: Reduction = "mean", weighted_mean: WeightedMean = "weight_sum",
-                 check_finite: bool = False) -> None:
-        super().__init__()
-        self.set_options(**_check_options(reduction, weighted_mean, check_finite))
-
-    def forward(self, input: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
-        return _regression("mse", input, target, weight, **self.option_values())
+    penalty = "mse"
 
 
-class L1Loss(Loss):
+class L1Loss(_PointwiseLoss):
     """Absolute error with an optional per-pixel weight map; see :func:`l1_loss`.
 
     ``loss(input, target, weight=None)``.
     """
 
-    reduction: str
-    weighted_mean: str
-    check_finite: bool
-    options = ("reduction", "weighted_mean", "check_finite")
-
-    def __init__(self, *, reduction: Reduction = "mean", weighted_mean: WeightedMean = "weight_sum",
-                 check_finite: bool = False) -> None:
-        super().__init__()
-        self.set_options(**_check_options(reduction, weighted_mean, check_finite))
-
-    def forward(self, input: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
-        return _regression("l1", input, target, weight, **self.option_values())
+    penalty = "l1"
 
 
 class CharbonnierLoss(Loss):
