@@ -27,6 +27,7 @@ __all__ = [
     "check_number",
     "check_option",
     "check_prediction",
+    "check_same_device",
     "check_same_shape",
     "check_tensor",
     "check_weight_map",
@@ -94,6 +95,13 @@ def check_same_shape(x: Tensor, name: str, ref: Tensor, ref_name: str, *, layout
     if x.shape != ref.shape:
         what = f"shape {layout} " if layout else "shape "
         fail(name, f"{what}matching {ref_name} {fmt_shape(ref.shape)}", fmt_shape(x.shape))
+    return x
+
+
+def check_same_device(x: Tensor, name: str, ref: Tensor, ref_name: str) -> Tensor:
+    """``x`` must be on ``ref``'s device (a clear message where torch would fail deep inside)."""
+    if x.device != ref.device:
+        fail(name, f"a tensor on {ref_name}'s device {ref.device}", f"device {x.device}")
     return x
 
 
@@ -175,6 +183,8 @@ def check_int(value: Any, name: str, *, low: int | None = None, what: str | None
 def check_prediction(input: object, check_finite: bool, *, name: str = "input") -> Tensor:
     """A non-empty floating ``(N, C, *)`` prediction (logits, images); finite when ``check_finite``."""
     input = check_floating(input, name)
+    if input.is_meta and eager():
+        fail(name, "a tensor with data (meta tensors carry only a shape)", "a tensor on the meta device")
     check_ndim(input, name, range(2, 8), "(N, C, *)")
     check_nonempty(input, name)
     return require_finite(input, name) if check_finite else input

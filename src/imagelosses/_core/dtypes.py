@@ -1,11 +1,17 @@
-"""The one dtype rule for accumulation: half precision is computed in float32, wider dtypes as they are."""
+"""The one precision rule, and the one NaN rule.
+
+- Half precision (float16/bfloat16 inputs, or autocast) is computed in float32 — every sum, mean, norm, sum of
+  squares and Gram — and the result is returned in the input's dtype, as torch's own losses return it.
+- A NaN or infinity in any input gives a NaN loss, never a finite one, whatever masking, mining or ``where``
+  the loss does inside (:func:`nan_if_nonfinite`).
+"""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
-__all__ = ["at_least_float32", "wide_dtype"]
+__all__ = ["at_least_float32", "nan_if_nonfinite", "wide_dtype"]
 
 
 def at_least_float32(x: Tensor) -> Tensor:
@@ -17,3 +23,19 @@ def wide_dtype(device: torch.device) -> torch.dtype:
     """The accumulation dtype for counts and exact sums on ``device``: float64, or float32 where the device
     has no float64 (MPS)."""
     return torch.float32 if device.type == "mps" else torch.float64
+
+
+def nan_if_nonfinite(out: Tensor, *inputs: Tensor | None) -> Tensor:
+    """``out`` where every floating input is finite, NaN (every entry) otherwise.
+
+    One ``isfinite`` pass per input and no host synchronisation, so it also runs under ``torch.compile``;
+    the gradient of ``out`` is unchanged where the inputs are finite.
+    """
+    ok: Tensor | None = None
+    for x in inputs:
+        if x is not None and x.is_floating_point() and x.numel():
+            finite = torch.isfinite(x).all()
+            ok = finite if ok is None else ok & finite
+    if ok is None:
+        return out
+    return torch.where(ok, out, torch.full_like(out, float("nan")))

@@ -50,7 +50,8 @@ def reduce(values: Tensor, reduction: str, *, denominator: Tensor | float | None
     """
     if reduction == "none":
         return values
-    total = values.sum()
+    total = values.sum(dtype=torch.promote_types(values.dtype, torch.float32)) if values.is_floating_point() else (
+        values.sum())
     if reduction == "sum":
         return total
     if reduction != "mean":
@@ -66,5 +67,8 @@ def weighted_reduce(values: Tensor, reduction: str, weighted_mean: str, weight: 
     counted elements; ``"mean"`` divides by ``weight.sum()`` (``weighted_mean="weight_sum"``, a weighted
     average, PyTorch's convention) or by ``count`` (``"count"``, or when there is no weight).
     """
-    denominator = weight.sum() if weight is not None and weighted_mean == "weight_sum" else count
+    if weight is not None and weighted_mean == "weight_sum":
+        denominator: Tensor | int = weight.sum(dtype=torch.promote_types(weight.dtype, torch.float32))
+    else:
+        denominator = count
     return reduce(values, reduction, denominator=denominator)

@@ -97,7 +97,8 @@ class VGGFeatures(nn.Module):
         ValueError: unknown layer (lists the valid names), a layer past the truncation, a too small image,
             a channel count other than 1 or 3, out-of-range values when checking; see also
             :func:`~imagelosses.backbones.weights.load_weights`.
-        TypeError: a non-floating input, or a dtype other than the parameters' outside autocast.
+        TypeError: a non-floating input, or a dtype other than the parameters' outside autocast (float16 and
+            bfloat16 images are run in float32 through a float32 network).
 
     References:
         Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale Image Recognition",
@@ -210,6 +211,8 @@ class VGGFeatures(nn.Module):
         taps = self.layers if layers is None else self.check_tappable(layers)
         self._check_input(input, taps, name)
         x = input.expand(-1, 3, -1, -1) if input.shape[1] == 1 else input
+        if x.dtype in (torch.float16, torch.bfloat16) and not torch.is_autocast_enabled(x.device.type):
+            x = x.to(self.mean.dtype)  # half images run through the float32 network (the precision rule)
         if self.bgr:
             x = x.flip(1)
         x = ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
@@ -239,7 +242,8 @@ class VGGFeatures(nn.Module):
             fail(name, f"height and width >= {stride} for layer {deepest!r} ({self.arch} downsamples "
                  f"by {stride} there)", f"shape {fmt_shape(input.shape)}")
         weight_dtype = self.mean.dtype
-        if input.dtype != weight_dtype and not torch.is_autocast_enabled(input.device.type):
+        half = input.dtype in (torch.float16, torch.bfloat16) and weight_dtype == torch.float32
+        if input.dtype != weight_dtype and not half and not torch.is_autocast_enabled(input.device.type):
             fail(name, f"dtype {weight_dtype} (the extractor's; convert one of them)", f"dtype {input.dtype}",
                  exc=TypeError)
         if self.check_range and not torch.compiler.is_compiling():

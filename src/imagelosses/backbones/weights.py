@@ -218,15 +218,22 @@ def _load_file(path: Path, arch: str) -> dict[str, Tensor]:
                 f"weights: reading {str(path)!r} needs the safetensors package (pip install safetensors), "
                 "or save the state dict with torch.save instead"
             ) from err
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            state: Any = {k: f.get_tensor(k) for k in f.keys() if not _is_head(k)}
+        try:
+            with safe_open(str(path), framework="pt", device="cpu") as f:
+                state: Any = {k: f.get_tensor(k) for k in f.keys() if not _is_head(k)}
+        except Exception as err:  # a truncated or corrupt file: say which, and what to do
+            raise ValueError(
+                f"weights: expected a readable safetensors file, got {str(path)!r} ({type(err).__name__}: "
+                f"{str(err).splitlines()[0] if str(err) else ''}; download or save it again)"
+            ) from err
     else:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
         except Exception as err:  # unpickling refused or a corrupt file
             raise ValueError(
                 f"weights: expected a state dict readable with torch.load(weights_only=True), got "
-                f"{str(path)!r} ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
+                f"{str(path)!r} ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}; "
+                "download or save it again)"
             ) from err
     if not isinstance(state, Mapping):
         raise TypeError(f"weights: expected a file holding a dict of name -> tensor, got {str(path)!r} "

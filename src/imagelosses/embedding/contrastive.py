@@ -24,9 +24,11 @@ from .._core.checks import (
     check_number,
     check_same_shape,
     check_tensor,
+    eager,
     fail,
     fmt_shape,
 )
+from .._core.dtypes import nan_if_nonfinite
 from .._core.module import Loss
 from .._core.reduction import Reduction, check_reduction, reduce
 from .distances import Distance, check_distance, pairwise_distances, row_distances
@@ -77,11 +79,16 @@ def contrastive_loss(x1: Tensor, x2: Tensor, target: Tensor, *, margin: float = 
              f"shape {fmt_shape(target.shape)}")
     if target.device != x1.device:
         fail("target", f"a tensor on {x1.device} (the device of x1)", f"a tensor on {target.device}")
+    if eager() and target.numel() and target.dtype != torch.bool:
+        lo, hi = (int(v) for v in torch.aminmax(target))
+        if lo < 0 or hi > 1:
+            hint = " (torch's CosineEmbeddingLoss ±1 convention: pass (target + 1) // 2)" if lo == -1 else ""
+            fail("target", f"pair labels in {{0, 1}} (1 = similar, 0 = dissimilar){hint}", f"values in [{lo}, {hi}]")
     if gather:
         both, target = gather_batch(torch.cat([x1, x2], 1), target)
         x1, x2 = both[:, : x1.shape[1]], both[:, x1.shape[1]:]
     d = row_distances(x1, x2, distance=distance, normalize=normalize)
-    return reduce(_pair_loss(d, target != 0, margin), reduction)
+    return nan_if_nonfinite(reduce(_pair_loss(d, target != 0, margin), reduction), x1, x2)
 
 
 def batch_contrastive_loss(embeddings: Tensor, labels: Tensor, *, margin: float = 1.0, distance: Distance = "euclidean",
@@ -112,7 +119,7 @@ def batch_contrastive_loss(embeddings: Tensor, labels: Tensor, *, margin: float 
     if gather:
         embeddings, labels = gather_batch(embeddings, labels)
     d = pairwise_distances(embeddings, distance=distance, normalize=normalize)
-    values = _pair_loss(d, labels[:, None] == labels[None, :], margin)
+    values = nan_if_nonfinite(_pair_loss(d, labels[:, None] == labels[None, :], margin), embeddings)
     b = embeddings.shape[0]
     if reduction == "none":
         i, j = torch.triu_indices(b, b, offset=1, device=d.device)

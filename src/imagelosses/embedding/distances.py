@@ -59,12 +59,16 @@ def l2_normalize(x: Tensor, *, eps: float = EPS) -> Tensor:
     """``x / ‖x‖`` along the last dimension; rows with ``‖x‖² <= eps²`` become zero (zero gradient).
 
     Unlike ``x / max(‖x‖, eps)`` (``torch.nn.functional.normalize``), whose gradient at a zero row is
-    ``1/eps``, this gives a zero row a zero gradient: the direction of the zero vector is undefined.
+    ``1/eps``, this gives a zero row a zero gradient: the direction of the zero vector is undefined. Each
+    row is first divided by its largest magnitude, so rows of magnitude 1e20 (whose squares overflow
+    float32) normalise correctly instead of collapsing to zero.
     """
-    sq = x.square().sum(-1, keepdim=True)
-    ok = sq > eps * eps
-    inv = torch.where(ok, sq.clamp_min(eps * eps).rsqrt(), torch.zeros_like(sq))
-    return x * inv
+    scale = x.abs().amax(-1, keepdim=True)
+    y = x / torch.where(scale > 0, scale, torch.ones_like(scale))
+    sq = y.square().sum(-1, keepdim=True)  # in [1, D] for a non-zero row
+    ok = scale * sq.sqrt() > eps
+    inv = torch.where(ok, sq.clamp_min(1.0).rsqrt(), torch.zeros_like(sq))
+    return y * inv
 
 
 def prepare_embeddings(x: Tensor, normalize: bool, *, eps: float = EPS) -> Tensor:

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._core.checks import check_bool, check_floating, check_ndim, check_number, check_option, check_same_shape
-from .._core.dtypes import wide_dtype
+from .._core.dtypes import nan_if_nonfinite, wide_dtype
 from .._core.module import Loss
 from .._core.reduction import Reduction, check_reduction, reduce, safe_divide
 from .distances import (
@@ -96,7 +96,7 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *, m
     d_ap, d_an = d(anchor, positive), d(anchor, negative)
     if swap:
         d_an = torch.minimum(d_an, d(positive, negative))
-    return reduce(_hinge(d_ap - d_an, margin, soft_margin), reduction)
+    return nan_if_nonfinite(reduce(_hinge(d_ap - d_an, margin, soft_margin), reduction), anchor, positive, negative)
 
 
 def _check_offline_options(margin: float, distance: str, eps: float, reduction: str) -> None:
@@ -245,14 +245,15 @@ def triplet_loss(embeddings: Tensor, labels: Tensor, *, mining: Mining = "all", 
             dist = pairwise_distances(x, distance=distance)
             p_idx, n_idx, valid = semihard_selection(dist, pos, neg, semihard_fallback)
             x_ap = dist.gather(1, p_idx) - dist.gather(1, n_idx)
-        values = torch.where(valid, _hinge(x_ap, margin, soft_margin), 0.0)
+        values = nan_if_nonfinite(torch.where(valid, _hinge(x_ap, margin, soft_margin), 0.0), embeddings)
     else:
         dist = pairwise_distances(embeddings, distance=distance, normalize=normalize)
         if reduction == "none":
             a, p, n = all_triplets(pos, neg)
-            values = _hinge(dist[a, p] - dist[a, n], margin, soft_margin)
+            values = nan_if_nonfinite(_hinge(dist[a, p] - dist[a, n], margin, soft_margin), embeddings)
         else:
             total, num_active, _ = _batch_all(dist, pos, neg, float(margin), bool(soft_margin))
+            total = nan_if_nonfinite(total, embeddings)
             num_valid = (pos.sum(1) * neg.sum(1)).sum()
             return _reduced(total, num_valid, num_active, reduction, average, return_stats)
     if reduction == "none":

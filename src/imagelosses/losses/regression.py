@@ -24,10 +24,12 @@ from .._core.checks import (
     check_number,
     check_option,
     check_prediction,
+    check_same_device,
     check_same_shape,
     check_weight_map,
     require_finite,
 )
+from .._core.dtypes import at_least_float32, nan_if_nonfinite
 from .._core.module import Loss
 from .._core.reduction import WEIGHTED_MEANS, Reduction, WeightedMean, check_reduction, weighted_reduce
 
@@ -47,20 +49,22 @@ def _regression(penalty: Penalty, input: Tensor, target: Tensor, weight: Tensor 
     """The unchecked-options core of the three losses (inputs are still checked)."""
     check_prediction(input, check_finite)
     check_floating(target, "target")
+    check_same_device(target, "target", input, "input")
     check_same_shape(target, "target", input, "input")
     if check_finite:
         require_finite(target, "target")
-    diff = input - target
+    diff = at_least_float32(input) - at_least_float32(target)
     if penalty == "mse":
         values = diff.square()
     elif penalty == "l1":
         values = diff.abs()
-    else:
-        values = torch.sqrt(diff.square() + eps * eps)
+    else:  # sqrt(d² + ε²) without underflow of ε² (ε = 1e-30): a finite, zero gradient at d = 0
+        values = torch.hypot(diff, torch.tensor(eps, dtype=diff.dtype, device=diff.device))
     w = check_weight_map(weight, input)
     if w is not None:
-        values = values * w
-    return weighted_reduce(values, reduction, weighted_mean, w, values.numel())
+        values = values * at_least_float32(w)
+    out = weighted_reduce(values, reduction, weighted_mean, w, values.numel())
+    return nan_if_nonfinite(out, input, target, weight).to(input.dtype)
 
 
 def mse_loss(input: Tensor, target: Tensor, *, weight: Tensor | None = None, reduction: Reduction = "mean",
@@ -103,7 +107,8 @@ def charbonnier_loss(input: Tensor, target: Tensor, *, eps: float = 1e-3, weight
                      check_finite: bool = False) -> Tensor:
     """Charbonnier penalty ``l = w·sqrt((x − y)² + ε²)``, a differentiable L1 (LapSRN, ε = 1e-3).
 
-    Equal inputs give ``ε`` per element, not 0; the gradient is finite everywhere for ``ε > 0``.
+    Equal inputs give ``ε`` per element, not 0; the gradient is finite everywhere for ``ε > 0``, also for
+    tiny ``ε`` (computed as ``hypot(x − y, ε)``, so ``ε²`` never underflows).
     Reductions as :func:`mse_loss`.
 
     References:

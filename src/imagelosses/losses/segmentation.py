@@ -30,6 +30,7 @@ from .._core.checks import (
     check_number,
     check_option,
     check_prediction,
+    check_same_device,
     check_same_shape,
     check_tensor,
     check_weight_map,
@@ -37,7 +38,7 @@ from .._core.checks import (
     fail,
     fmt_shape,
 )
-from .._core.dtypes import at_least_float32
+from .._core.dtypes import at_least_float32, nan_if_nonfinite
 from .._core.module import Loss
 from .._core.reduction import WEIGHTED_MEANS, Reduction, WeightedMean, check_reduction, reduce, weighted_reduce
 
@@ -133,8 +134,7 @@ def split_target(input: Tensor, target: Tensor, ignore_index: int) -> tuple[Tens
     does the loss). Value checks (index range, [0, 1]) run in eager mode only, not under ``torch.compile``.
     """
     check_tensor(target, "target")
-    if target.device != input.device:
-        fail("target", f"a tensor on input's device {input.device}", f"device {target.device}")
+    check_same_device(target, "target", input, "input")
     if input.shape[1] == 1:
         if not target.is_floating_point():
             fail("target", "a floating-point tensor of 0/1 (or soft) labels for binary (N, 1, *) logits",
@@ -234,12 +234,13 @@ def _cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None, *, clas
     check_prediction(input, check_finite)
     x = at_least_float32(input)
     if _is_soft_target(input, target):
-        return _soft_cross_entropy(x, target, weight, class_weight, label_smoothing, reduction,
-                                   weighted_mean).to(input.dtype)
+        out = _soft_cross_entropy(x, target, weight, class_weight, label_smoothing, reduction, weighted_mean)
+        return nan_if_nonfinite(out, input, target, weight).to(input.dtype)
     safe_target, valid = split_target(input, target, ignore_index)
     if input.shape[1] == 1:
-        return _binary_cross_entropy(x, safe_target, valid, class_weight, weight, label_smoothing,
-                                     reduction, weighted_mean).to(input.dtype)
+        out = _binary_cross_entropy(x, safe_target, valid, class_weight, weight, label_smoothing, reduction,
+                                    weighted_mean)
+        return nan_if_nonfinite(out, input, target, weight).to(input.dtype)
     num_classes = input.shape[1]
 
     def counts() -> Tensor:
@@ -254,7 +255,8 @@ def _cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None, *, clas
         pixel_map = check_weight_map(weight, input, per_channel=False).to(values.dtype)  # type: ignore[union-attr]
         values = values * pixel_map
         eff = pixel_map * valid if eff is None else eff * pixel_map
-    return weighted_reduce(values, reduction, weighted_mean, eff, valid.sum()).to(input.dtype)
+    out = weighted_reduce(values, reduction, weighted_mean, eff, valid.sum())
+    return nan_if_nonfinite(out, input, weight).to(input.dtype)
 
 
 def _soft_cross_entropy(x: Tensor, target: Tensor, weight: Tensor | None, class_weight: ClassWeight,
@@ -391,7 +393,7 @@ def _dice(input: Tensor, target: Tensor, *, ignore_index: int, smooth: float, sq
     empty = denominator == 0  # nothing predicted, nothing true: a perfect score whatever the smoothing
     score = (2.0 * intersection + smooth) / torch.where(empty, torch.ones_like(denominator), denominator + smooth)
     values = torch.where(empty & ~denominator.isnan(), torch.zeros_like(score), 1.0 - score)
-    return reduce(values, reduction).to(input.dtype)
+    return nan_if_nonfinite(reduce(values, reduction), input, target).to(input.dtype)
 
 
 class DiceLoss(Loss):
@@ -478,7 +480,8 @@ def _focal(input: Tensor, target: Tensor, *, gamma: float, alpha: float | Tensor
     if alpha_t is not None:
         values = values * alpha_t
     values = values * valid.to(x.dtype)
-    return reduce(values, reduction, denominator=valid.sum()).to(input.dtype)
+    out = reduce(values, reduction, denominator=valid.sum())
+    return nan_if_nonfinite(out, input, target).to(input.dtype)
 
 
 def _binary_alpha(alpha: float | Tensor, t: Tensor) -> Tensor:

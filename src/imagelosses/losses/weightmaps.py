@@ -18,6 +18,7 @@ from scipy import ndimage
 from torch import Tensor
 
 from .._core.checks import check_number, check_option, fail, fmt_shape
+from .segmentation import class_frequency_weights
 
 __all__ = ["unet_weight_map"]
 
@@ -49,10 +50,12 @@ def _class_weight_map(labels: np.ndarray, class_weight: str | Sequence[float] | 
     if isinstance(class_weight, str):
         check_option(class_weight, "class_weight", ("balanced",))
         n_fg = int(foreground.sum())
-        n_bg = foreground.size - n_fg
-        w_fg = foreground.size / (2.0 * n_fg) if n_fg else 0.0
-        w_bg = foreground.size / (2.0 * n_bg) if n_bg else 0.0
+        counts = torch.tensor([foreground.size - n_fg, n_fg], dtype=torch.float64)
+        w_bg, w_fg = (float(w) for w in class_frequency_weights(counts, "balanced"))
     else:
+        if not isinstance(class_weight, Sequence):
+            fail("class_weight", "(background, foreground) weights, 'balanced' or None", repr(class_weight),
+                 exc=TypeError)
         if len(class_weight) != 2:
             fail("class_weight", "(background, foreground) weights, 'balanced' or None", repr(class_weight))
         w_bg, w_fg = (check_number(w, "class_weight", low=0.0) for w in class_weight)
