@@ -22,16 +22,11 @@ thread unless ``--threads`` says otherwise, both implementations alike).
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from _common import Row, peak_memory_mb, seed_all, time_median, with_ratios, write
-
+from benchmarks._common import Row, peak_memory_mb, seed_all, time_median, with_ratios, write
 from imagelosses.embedding import TripletLoss
 
 D, K, MARGIN = 128, 4, 0.2

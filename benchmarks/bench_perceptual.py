@@ -27,17 +27,12 @@ from __future__ import annotations
 import argparse
 import copy
 import statistics
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from _common import Row, peak_memory_mb, seed_all, time_median, with_ratios, write
-
+from benchmarks._common import Row, peak_memory_mb, seed_all, time_median, with_ratios, write
 from imagelosses import CombinedFeatureLoss, PerceptualLoss, StyleLoss, VGGFeatures
 
 CONTENT = ("relu2_2",)

@@ -7,20 +7,14 @@ Run: ``python benchmarks/bench_pixel.py [--quick]``. Method in benchmarks/README
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
-
-from _common import Row, peak_memory_mb, seed_all, time_median, with_ratios, write
-from references import make_cells, naive_unet_weight_map
-
+from benchmarks._common import Row, peak_memory_mb, seed_all, time_median, with_ratios, write
 from imagelosses import PixelCrossEntropyLoss, unet_weight_map
+from tests.references import make_cells, naive_unet_weight_map
 
 
 def bench_weight_map(quick: bool) -> str:

@@ -1,7 +1,8 @@
 """Run every benchmark (``benchmarks/bench_*.py``), each in a process of its own (so no setting such as
 the thread count leaks from one into the next).
 
-``python benchmarks/run.py [--quick] [names...]``: each benchmark writes results/<name>.json and .md.
+``python -m benchmarks.run [--quick] [names...]`` from the repository root (benchmarks and the tests' reference
+code are packages): each benchmark writes results/<name>.json and .md.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ def main() -> None:
     names = args.names or sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
     for name in names:
         print(f"## {name}\n", flush=True)
-        command = [sys.executable, str(HERE / f"bench_{name}.py"), *(["--quick"] if args.quick else [])]
-        subprocess.run(command, check=True)
+        command = [sys.executable, "-m", f"benchmarks.bench_{name}", *(["--quick"] if args.quick else [])]
+        subprocess.run(command, check=True, cwd=HERE.parent)
 
 
 if __name__ == "__main__":

@@ -185,7 +185,7 @@ def _random_state(arch: str = "vgg16") -> dict[str, torch.Tensor]:
 
 
 def test_safetensors_file_loads_without_its_head(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    safetensors_torch = pytest.importorskip("safetensors.torch")
+    import safetensors.torch as safetensors_torch
     state = _random_state()
     path = tmp_path / "vgg.safetensors"
     safetensors_torch.save_file({**state, "classifier.0.weight": torch.zeros(2, 2)}, str(path))

@@ -448,7 +448,7 @@ def _piq_copy(vgg: VGGFeatures) -> torch.nn.Sequential:
 def test_agrees_with_piq_after_normalisations() -> None:
     """piq's content loss is Σ_c mean_hw (Δφ)² = C_j · ours; its style loss averages the squared difference
     of raw Grams over C×C entries: (H_j W_j)² · ‖ΔG_J‖² of ours."""
-    piq = pytest.importorskip("piq")
+    import piq
     layers = ("relu1_2", "relu2_2", "relu3_3")
     vgg = VGGFeatures("vgg16", layers, weights="oxford")
     body = _piq_copy(vgg)
