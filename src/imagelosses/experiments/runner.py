@@ -1,0 +1,336 @@
+"""Run experiments over seeds and write what they measured: ``results.json``, the figures, ``report.html``.
+
+For each experiment the runner calls ``run`` once per seed (``first_seed``, ``first_seed + 1``, …) with the
+``full`` or ``quick`` configuration, a progress bar (tqdm) fed by ``ctx.progress``, and a private staging
+folder; only the first seed draws figures. It then gathers the per-seed metrics into a
+:class:`~imagelosses.experiments.base.Summary`, applies the experiment's verdict rule, and moves the staging
+folder to ``OUT/<name>/``. ``results.json`` and ``report.html`` are written at the end.
+
+Nothing is ever half-written: every file goes to a temporary name in its own folder and is renamed into
+place (``os.replace``) when complete; an interrupted run (Ctrl-C) or a failing experiment removes its
+staging folder. A failing experiment does not stop the others: it is reported with its error (and the
+command exits non-zero), never given a verdict.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import random
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+import torch
+
+from .._core.checks import check_int, fail
+from .base import VERDICTS, Experiment, Figure, RunContext, Summary, Verdict
+
+__all__ = [
+    "ExperimentResult",
+    "atomic_output",
+    "atomic_write_text",
+    "format_summary",
+    "results_json",
+    "run_experiment",
+    "run_experiments",
+    "versions",
+]
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path in ``path``'s folder (same suffix); on success it is renamed to ``path``.
+
+    On any exception, Ctrl-C included, the temporary file is removed and ``path`` is left as it was.
+    """
+    target = Path(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{target.suffix}", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` through :func:`atomic_output`."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def versions(device: torch.device | None = None) -> dict[str, str]:
+    """The versions and machine a run used (for ``results.json``)."""
+    try:
+        own = importlib.metadata.version("imagelosses")
+    except importlib.metadata.PackageNotFoundError:
+        own = "unknown (not installed)"
+    out = {"imagelosses": own, "python": platform.python_version(), "torch": torch.__version__,
+           "numpy": np.__version__, "platform": platform.platform(), "cpu_count": str(os.cpu_count()),
+           "torch_threads": str(torch.get_num_threads())}
+    if device is not None and device.type == "cuda":
+        out["cuda_device"] = torch.cuda.get_device_name(device)
+    return out
+
+
+@dataclass
+class ExperimentResult:
+    """What one experiment measured over its seeds (or the error that stopped it)."""
+
+    experiment: Experiment
+    config: Mapping[str, Any]
+    seeds: list[int]
+    values: dict[str, list[float]] = field(default_factory=dict)
+    #: The tables of each seed's run, in seed order.
+    tables: list[dict[str, list[list[Any]]]] = field(default_factory=list)
+    #: Figures of the first seed, with paths relative to the output folder.
+    figures: list[Figure] = field(default_factory=list)
+    seed_wall_time_s: list[float] = field(default_factory=list)
+    wall_time_s: float = 0.0
+    verdict: Verdict | None = None
+    error: str | None = None
+
+    @property
+    def summary(self) -> Summary:
+        return Summary(self.values)
+
+
+class _Progress:
+    """One tqdm bar per experiment, spanning its seeds; ``ctx.progress(done, total)`` moves it within one."""
+
+    def __init__(self, name: str, n_seeds: int, enabled: bool, stream: TextIO) -> None:
+        self.n_seeds = n_seeds
+        self.index = 0
+        self.bar: Any = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=n_seeds, desc=name, file=stream, leave=True, dynamic_ncols=True,
+                            bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]")
+
+    def start_seed(self, index: int, seed: int) -> None:
+        self.index = index
+        self._move(float(index))
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"seed {seed} ({index + 1}/{self.n_seeds})")
+
+    def __call__(self, done: int, total: int) -> None:
+        fraction = min(max(done / total, 0.0), 1.0) if total > 0 else 1.0
+        self._move(self.index + fraction)
+
+    def _move(self, position: float) -> None:
+        if self.bar is not None and position > self.bar.n:
+            self.bar.update(position - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self._move(float(self.n_seeds))
+            self.bar.close()
+
+
+def _seed_everything(seed: int) -> None:
+    """Seed the global generators too, so model initialisations that do not take ``ctx.generator()`` repeat."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
+def _check_metrics(metrics: Any, seed: int, expected: Sequence[str] | None) -> dict[str, float]:
+    if not isinstance(metrics, Mapping):
+        fail("RunOutput.metrics", "a dict {name: float}", type(metrics).__name__, exc=TypeError)
+    out: dict[str, float] = {}
+    for key, value in metrics.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number, torch.Tensor)):
+            fail(f"RunOutput.metrics[{key!r}]", "a number", type(value).__name__, exc=TypeError)
+        out[str(key)] = float(value)
+    if expected is not None and sorted(out) != sorted(expected):
+        fail("RunOutput.metrics", f"the metrics of the first seed {sorted(expected)}", f"{sorted(out)} (seed {seed})")
+    return out
+
+
+def _publish(stage: Path, target: Path) -> None:
+    """Move a complete staging folder to ``target``, replacing an older one."""
+    old: Path | None = None
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+        os.replace(target, old / "previous")
+    os.replace(stage, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def run_experiment(experiment: Experiment, *, out_dir: Path, quick: bool, device: torch.device, seeds: Sequence[int],
+                   progress: bool, stream: TextIO) -> ExperimentResult:
+    """Run one experiment over ``seeds``, publish its figures under ``out_dir/<name>``, apply its verdict.
+
+    An exception in the experiment (or its verdict) is recorded in ``error``; Ctrl-C propagates. Either
+    way the staging folder is removed.
+    """
+    config = experiment.quick if quick else experiment.full
+    result = ExperimentResult(experiment, config, list(seeds))
+    stage = Path(tempfile.mkdtemp(prefix=f".{experiment.name}.", suffix=".partial", dir=out_dir))
+    bar = _Progress(experiment.name, len(seeds), progress, stream)
+    start = time.perf_counter()
+    try:
+        for index, seed in enumerate(seeds):
+            bar.start_seed(index, seed)
+            _seed_everything(seed)
+            t0 = time.perf_counter()
+            ctx = RunContext(config=config, seed=seed, device=device, out_dir=stage, make_figures=index == 0,
+                             progress=bar)
+            output = experiment.run(ctx)
+            result.seed_wall_time_s.append(time.perf_counter() - t0)
+            metrics = _check_metrics(output.metrics, seed, list(result.values) if index else None)
+            for key, value in metrics.items():
+                result.values.setdefault(key, []).append(value)
+            result.tables.append(dict(output.tables))
+            if index == 0:
+                for figure in output.figures:
+                    path = Path(figure.path).resolve()
+                    if path.parent != stage.resolve() or not path.is_file():
+                        fail("Figure.path", f"a file written directly in ctx.out_dir ({stage})", str(figure.path))
+                    result.figures.append(Figure(Path(experiment.name) / path.name, figure.caption))
+        verdict = experiment.verdict(result.summary)
+        if not isinstance(verdict, Verdict) or verdict.label not in VERDICTS:
+            fail("verdict", "a Verdict labelled " + ", ".join(map(repr, VERDICTS)), repr(verdict))
+        result.verdict = verdict
+        bar.close()
+        _publish(stage, out_dir / experiment.name)
+    except Exception as error:
+        bar.close()
+        result.error = f"{type(error).__name__}: {error}"
+        result.figures = []
+        print(f"imagelosses: experiment {experiment.name!r} failed:", file=stream)
+        traceback.print_exc(file=stream)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        result.wall_time_s = time.perf_counter() - start
+    return result
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON: non-finite floats become null, tuples lists, anything else unknown its ``str``."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    if isinstance(value, (np.integer, np.floating)):
+        return _jsonable(value.item())
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
+def _experiment_json(result: ExperimentResult) -> dict[str, Any]:
+    e = result.experiment
+    summary = result.summary
+    metrics = {key: {"per_seed": values, "mean": summary.mean(key), "std": summary.std(key)}
+               for key, values in result.values.items()} if result.error is None else {
+        key: {"per_seed": values} for key, values in result.values.items()}
+    return {
+        "name": e.name, "title": e.title, "claim": e.claim, "paper": e.paper, "setup": e.setup, "rule": e.rule,
+        "status": "ok" if result.error is None else "error", "error": result.error,
+        "config": result.config, "seeds": result.seeds, "wall_time_s": result.wall_time_s,
+        "seed_wall_time_s": result.seed_wall_time_s, "metrics": metrics,
+        "verdict": None if result.verdict is None else {"label": result.verdict.label,
+                                                         "reason": result.verdict.reason},
+        "figures": [{"path": f.path.as_posix(), "caption": f.caption} for f in result.figures],
+        "tables": result.tables[0] if result.tables else {},
+        "tables_per_seed": result.tables,
+    }
+
+
+def results_json(results: Sequence[ExperimentResult], *, quick: bool, device: torch.device, seeds: Sequence[int],
+                 wall_time_s: float, command: Sequence[str] | None = None) -> dict[str, Any]:
+    """The content of ``results.json`` (plain JSON types; non-finite numbers as null)."""
+    data: dict[str, Any] = _jsonable({
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": list(command) if command is not None else None,
+        "config": {"size": "quick" if quick else "full", "device": str(device), "seeds": list(seeds)},
+        "versions": versions(device),
+        "wall_time_s": wall_time_s,
+        "experiments": [_experiment_json(r) for r in results],
+    })
+    return data
+
+
+def format_summary(results: Sequence[ExperimentResult]) -> str:
+    """The terminal's summary table: experiment, verdict, seeds, wall time, then the verdict's reason."""
+    rows = [("experiment", "verdict", "seeds", "time")]
+    for r in results:
+        label = "ERROR" if r.error is not None else r.verdict.label if r.verdict else "?"
+        rows.append((r.experiment.name, label, str(len(r.seeds)),
+                     f"{r.wall_time_s:.1f} s"))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines: list[str] = []
+    for i, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+        else:
+            r = results[i - 1]
+            why = r.error if r.error is not None else r.verdict.reason if r.verdict else ""
+            lines.append(f"    {why}")
+    return "\n".join(lines)
+
+
+def run_experiments(experiments: Sequence[Experiment], *, out_dir: str | os.PathLike[str], quick: bool = False,
+                    device: str | torch.device = "cpu", seeds: int | None = None, first_seed: int = 0,
+                    progress: bool | None = None, stream: TextIO | None = None,
+                    command: Sequence[str] | None = None) -> tuple[list[ExperimentResult], dict[str, Any]]:
+    """Run ``experiments`` into ``out_dir``; write ``results.json`` and ``report.html`` there.
+
+    Args:
+        experiments: from :func:`~imagelosses.experiments.registry.resolve`.
+        out_dir: created if missing.
+        quick: run each experiment's ``quick`` configuration (the same code on less data).
+        device: where the experiments train.
+        seeds: seeds per experiment (default: each experiment's own ``seeds``); seeds are
+            ``first_seed, first_seed + 1, …``.
+        progress: draw progress bars (default: when ``stream`` is a terminal).
+        stream: where progress bars and errors go (default ``sys.stderr``).
+        command: the command line, recorded in ``results.json``.
+
+    Returns:
+        ``(results, results_json)``: the per-experiment results and the dict written to ``results.json``.
+    """
+    from .report import render_report
+
+    stream = sys.stderr if stream is None else stream
+    if seeds is not None:
+        seeds = check_int(seeds, "seeds", low=1)
+    first_seed = check_int(first_seed, "first_seed", low=0)
+    device = torch.device(device)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    enabled = stream.isatty() if progress is None else progress
+    start = time.perf_counter()
+    results: list[ExperimentResult] = []
+    all_seeds: list[int] = []
+    for experiment in experiments:
+        count = experiment.seeds if seeds is None else seeds
+        run_seeds = list(range(first_seed, first_seed + count))
+        all_seeds = sorted(set(all_seeds) | set(run_seeds))
+        results.append(run_experiment(experiment, out_dir=out, quick=quick, device=device, seeds=run_seeds,
+                                      progress=enabled, stream=stream))
+    data = results_json(results, quick=quick, device=device, seeds=all_seeds,
+                        wall_time_s=time.perf_counter() - start, command=command)
+    atomic_write_text(out / "results.json", json.dumps(data, indent=2, allow_nan=False) + "\n")
+    atomic_write_text(out / "report.html", render_report(data, out))
+    return results, data

@@ -1,0 +1,165 @@
+"""Image optimisation with Gram losses: Gatys et al.'s style transfer and texture synthesis, by L-BFGS.
+
+Both optimise the pixels of one image (kept in [0, 1] by clamping after every L-BFGS iteration) against a
+fixed pretrained VGG: :func:`stylize` minimises ``α L_content + β L_style + λ_tv TV`` (Gatys et al., CVPR
+2016, through :class:`~imagelosses.ContentStyleLoss`), :func:`synthesize_texture` minimises the texture loss
+``Σ_l w_l E_l`` from white noise (Gatys et al., arXiv 1505.07376, through :class:`~imagelosses.TextureLoss`).
+One *step* is one L-BFGS iteration with one loss evaluation (no line search, step size 1, as in Gatys's and
+Johnson's implementations); the loss curve holds the loss at each step, before its update.
+
+The style and texture Grams are computed once (cached) and the content features once per call, so a step
+costs one forward and one backward pass of the VGG on the synthesis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from .._core.checks import check_floating, check_int, check_ndim, check_number, check_option, fail, fmt_shape
+from ..backbones.vgg import VGGFeatures
+from ..losses.style import GATYS_CONTENT_LAYERS, GATYS_STYLE_LAYERS, ContentStyleLoss, TextureLoss
+
+__all__ = ["INITS", "Init", "Progress", "stylize", "synthesize_texture", "total_variation"]
+
+Init = Literal["content", "noise"]
+INITS: tuple[str, ...] = ("content", "noise")
+#: ``progress(done, total)``, called after every step.
+Progress = Callable[[int, int], None]
+
+
+def total_variation(x: Tensor) -> Tensor:
+    """The squared total variation ``Σ_{c,i,j} (x_{c,i+1,j} − x_{c,i,j})² + (x_{c,i,j+1} − x_{c,i,j})²``,
+    summed over the whole batch (the smoothness regulariser of Johnson et al., arXiv 1603.08155, and of
+    Mahendran & Vedaldi, arXiv 1412.0035, with β = 2)."""
+    dh = x[..., 1:, :] - x[..., :-1, :]
+    dw = x[..., :, 1:] - x[..., :, :-1]
+    return dh.square().sum() + dw.square().sum()
+
+
+def _check_image(x: Tensor, name: str) -> Tensor:
+    check_floating(x, name)
+    check_ndim(x, name, (4,), "(1, 3, H, W)")
+    if x.shape[0] != 1 or x.shape[1] != 3:
+        fail(name, "one RGB image of shape (1, 3, H, W)", f"shape {fmt_shape(x.shape)}")
+    return x
+
+
+def _lbfgs(image: Tensor, loss_fn: Callable[[Tensor], Tensor], steps: int, progress: Progress | None
+           ) -> tuple[Tensor, list[float]]:
+    """Minimise ``loss_fn(x)`` over the pixels of ``x`` (started at ``image``) for ``steps`` L-BFGS iterations."""
+    x = image.detach().clone().requires_grad_(True)
+    optimizer = torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=50)
+    curve: list[float] = []
+
+    def closure() -> Tensor:
+        optimizer.zero_grad()
+        loss = loss_fn(x)
+        torch.autograd.backward(loss)
+        if x.grad is not None:  # the VGG runs channels-last; L-BFGS views the gradient flat
+            x.grad = x.grad.contiguous()
+        return loss
+
+    for step in range(steps):
+        loss: Tensor = optimizer.step(closure)  # type: ignore[no-untyped-call]
+        curve.append(float(loss.detach()))
+        with torch.no_grad():
+            x.clamp_(0.0, 1.0)
+        if progress is not None:
+            progress(step + 1, steps)
+    return x.detach(), curve
+
+
+def stylize(content: Tensor, style: Tensor, *, extractor: VGGFeatures, steps: int, content_weight: float = 1.0,
+            style_weight: float = 1e3, tv_weight: float = 0.0, init: Init = "content",
+            content_layers: str | Sequence[str] = GATYS_CONTENT_LAYERS,
+            style_layers: str | Sequence[str] = GATYS_STYLE_LAYERS, generator: torch.Generator | None = None,
+            progress: Progress | None = None) -> tuple[Tensor, list[float]]:
+    """Gatys et al.'s neural style transfer by L-BFGS on the pixels.
+
+    Minimises ``content_weight · L_content(x, content) + style_weight · L_style(x, style) +
+    tv_weight · TV(x)`` (:func:`~imagelosses.functional.content_style_loss`: content ½Σ(F − P)² at relu4_2,
+    style ``Σ_l E_l / 5`` on relu1_1 … relu5_1; :func:`total_variation`), starting from the content image
+    (``init="content"``) or from uniform noise in [0, 1] drawn from ``generator`` (``"noise"``, the paper's
+    white-noise start). The style image may have any size.
+
+    Args:
+        content: ``(1, 3, H, W)`` in [0, 1], on the extractor's device.
+        style: ``(1, 3, H', W')`` in [0, 1].
+        extractor: the VGG (e.g. ``VGGFeatures("vgg16", ("relu5_1",), weights="oxford")``); it must reach the
+            deepest of the layers.
+        steps: L-BFGS iterations (one loss evaluation each), >= 0.
+        content_weight, style_weight, tv_weight: α, β and λ_tv, all >= 0 (paper: α/β = 1e-3).
+        progress: called as ``progress(done, steps)`` after every step.
+
+    Returns:
+        ``(image, curve)``: the synthesis ``(1, 3, H, W)`` in [0, 1] (detached) and the total loss at each step.
+
+    Raises:
+        ValueError: images that are not one RGB image, negative steps or weights, an unknown ``init``.
+        TypeError: non-floating images.
+
+    References:
+        Gatys, Ecker, Bethge, "Image Style Transfer Using Convolutional Neural Networks", CVPR 2016
+        (arXiv 1508.06576).
+    """
+    _check_image(content, "content")
+    _check_image(style, "style")
+    steps = check_int(steps, "steps", low=0)
+    tv_weight = check_number(tv_weight, "tv_weight", low=0.0)
+    check_option(init, "init", INITS)
+    loss = ContentStyleLoss(content_layers=content_layers, style_layers=style_layers, content_weight=content_weight,
+                            style_weight=style_weight, extractor=extractor)
+    loss.set_style(style)
+    with torch.no_grad():
+        content_feats = {k: v.detach() for k, v in extractor(content, loss.content_layers, name="content").items()}
+    if init == "content":
+        start = content
+    else:
+        start = torch.rand(content.shape, generator=generator, dtype=content.dtype).to(content.device)
+
+    def objective(x: Tensor) -> Tensor:
+        total: Tensor = loss(x, content_feats)
+        return total + tv_weight * total_variation(x) if tv_weight else total
+
+    return _lbfgs(start, objective, steps, progress)
+
+
+def synthesize_texture(source: Tensor, *, extractor: VGGFeatures, steps: int, size: int | tuple[int, int],
+                       generator: torch.Generator | None = None, layers: str | Sequence[str] = GATYS_STYLE_LAYERS,
+                       progress: Progress | None = None) -> tuple[Tensor, list[float]]:
+    """Gatys et al.'s texture synthesis: from uniform noise in [0, 1] (drawn from ``generator``, on the CPU),
+    L-BFGS on the pixels minimises the texture loss ``Σ_l w_l E_l`` (:func:`~imagelosses.functional.texture_loss`,
+    relu1_1 … relu5_1, ``w_l = 1/5`` by default) to the Grams of ``source``.
+
+    Args:
+        source: the texture, ``(1, 3, H', W')`` in [0, 1], on the extractor's device.
+        extractor: the VGG; it must reach the deepest of ``layers``.
+        steps: L-BFGS iterations (one loss evaluation each), >= 0.
+        size: the synthesis side ``s`` (an ``s × s`` image) or ``(height, width)``.
+        progress: called as ``progress(done, steps)`` after every step.
+
+    Returns:
+        ``(image, curve)``: the texture ``(1, 3, height, width)`` in [0, 1] and the loss at each step.
+
+    Raises:
+        ValueError: a source that is not one RGB image, negative steps, a size below 1.
+
+    References:
+        Gatys, Ecker, Bethge, "Texture Synthesis Using Convolutional Neural Networks", NeurIPS 2015,
+        arXiv 1505.07376.
+    """
+    _check_image(source, "source")
+    steps = check_int(steps, "steps", low=0)
+    if isinstance(size, tuple):
+        if len(size) != 2:
+            fail("size", "an int or a (height, width) pair", repr(size))
+        height, width = (check_int(s, "size", low=1) for s in size)
+    else:
+        height = width = check_int(size, "size", low=1)
+    loss = TextureLoss(layers=layers, extractor=extractor).set_target(source)
+    start = torch.rand((1, 3, height, width), generator=generator, dtype=source.dtype).to(source.device)
+    return _lbfgs(start, loss, steps, progress)
