@@ -13,6 +13,7 @@ import imagelosses
 
 MODULES = sorted(
     info.name for info in pkgutil.walk_packages(imagelosses.__path__, prefix="imagelosses.")
+    if info.name != "imagelosses.__main__"  # importing it runs the command
 )
 
 

@@ -104,6 +104,34 @@ def _module(cls: type, *args: Any, **kw: Any) -> Callable[..., torch.Tensor]:
     return call
 
 
+def _scores(g: torch.Generator, n: int, s: int) -> tuple[Any, ...]:
+    return (torch.randn(n, s, generator=g, dtype=torch.float64) * 3,
+            torch.randn(n, s, generator=g, dtype=torch.float64) * 3)
+
+
+def _critic(x: torch.Tensor) -> torch.Tensor:
+    """A fixed smooth critic, polynomial so it runs in any dtype: D(x) = Σ x² / 2 + Σ x."""
+    flat = x.flatten(1)
+    return 0.5 * flat.square().sum(1) + flat.sum(1)
+
+
+def _with_critic(make: Make) -> Make:
+    return lambda g, n, s: (_critic, *make(g, n, s))
+
+
+def _seeded(fn: Callable[..., torch.Tensor], **kw: Any) -> Callable[..., torch.Tensor]:
+    return lambda *a: fn(*a, generator=torch.Generator().manual_seed(0), **kw)
+
+
+def _masks(logits: bool) -> Make:
+    def make(g: torch.Generator, n: int, s: int) -> tuple[Any, ...]:
+        side = 14 + s  # the receptive field of relu2_1
+        x = torch.randn(n, 1, side, side, generator=g, dtype=torch.float64)
+        mask = (torch.rand(n, 1, side, side, generator=g, dtype=torch.float64) > 0.7).double()
+        return (x * 3 if logits else torch.sigmoid(x)), mask
+    return make
+
+
 FEATURE_KW = {"layers": ("relu1_2", "relu2_1")}
 CS_KW = {"content_layers": ("relu2_1",), "style_layers": ("relu1_2", "relu2_1")}
 
@@ -146,6 +174,27 @@ CASES: dict[str, Fuzz] = {
     "contrastive_loss": Fuzz(lambda a, b, t: ilf.contrastive_loss(a, b, t), _pairs),
     "batch_contrastive_loss": Fuzz(lambda x, y: ilf.batch_contrastive_loss(x, y, distance="cosine"), _embeddings),
     "ContrastiveLoss": Fuzz(_module(imagelosses.ContrastiveLoss), _embeddings),
+    "topology_loss": Fuzz(_feature(ilf.topology_loss, **FEATURE_KW), _masks(False)),
+    "TopologyLoss": Fuzz(_module(imagelosses.TopologyLoss, extractor=None, **FEATURE_KW), _masks(False)),
+    "topology_aware_loss": Fuzz(_feature(ilf.topology_aware_loss, mu=0.1, **FEATURE_KW), _masks(True)),
+    "TopologyAwareLoss": Fuzz(_module(imagelosses.TopologyAwareLoss, extractor=None, **FEATURE_KW), _masks(True)),
+    "soft_cldice_loss": Fuzz(lambda x, y: ilf.soft_cldice_loss(x, y), _binary, grad=False),  # min/max pooling
+    "SoftClDiceLoss": Fuzz(_module(imagelosses.SoftClDiceLoss, iterations=2), _masks(True), grad=False),
+    "discriminator_loss[nonsaturating]": Fuzz(lambda r, f: ilf.discriminator_loss(r, f), _scores),
+    "discriminator_loss[lsgan]": Fuzz(lambda r, f: ilf.discriminator_loss(r, f, kind="lsgan"), _scores),
+    "discriminator_loss[hinge]": Fuzz(lambda r, f: ilf.discriminator_loss(r, f, kind="hinge"), _scores, grad=False),
+    "generator_loss[minimax]": Fuzz(lambda f, r: ilf.generator_loss(f, kind="minimax", real=r), _scores),
+    "generator_loss[wgan]": Fuzz(lambda f, r: ilf.generator_loss(f, kind="wgan"), _scores),
+    "GANLoss": Fuzz(_module(imagelosses.GANLoss, "lsgan"), _scores),
+    "gradient_penalty[r1]": Fuzz(lambda c, r, f: ilf.gradient_penalty(c, r, kind="r1"), _with_critic(_pix(2)),
+                                 grad=False),
+    "gradient_penalty[wgan-gp]": Fuzz(_seeded(ilf.gradient_penalty), _with_critic(_pix(2)), grad=False),
+    "GradientPenalty": Fuzz(lambda c, r, f: imagelosses.GradientPenalty("r2")(c, None, r), _with_critic(_pix(1)),
+                            grad=False),
+    "cycle_consistency_loss": Fuzz(lambda x, y: ilf.cycle_consistency_loss(x, y), _pix(3), grad=False),
+    "CycleConsistencyLoss": Fuzz(_module(imagelosses.CycleConsistencyLoss), _pix(1), grad=False),
+    "identity_loss": Fuzz(lambda x, y: ilf.identity_loss(x, y), _pix(3), grad=False),
+    "IdentityLoss": Fuzz(_module(imagelosses.IdentityLoss), _pix(2), grad=False),
 }
 
 #: Public names that are not losses of an input tensor, with the reason they are not fuzzed here.
@@ -157,6 +206,14 @@ NOT_LOSSES = {
     "PKSampler": "a batch sampler, not a loss",
     "mine_triplets": "returns indices, not a loss (its triplets are the fuzzed triplet_loss's)",
     "gram_matrix": "fuzzed through its sum",
+    "ImagePool": "a buffer of past generator outputs, not a loss (tested in test_cycle)",
+    "clip_weights_": "clips a critic's parameters in place (tested in test_adversarial)",
+    "wgan_critic_iterations": "a schedule of step counts (tested in test_adversarial)",
+    "LSGAN_CODINGS": "constants",
+    "soft_skeleton": "a soft morphological skeleton, fuzzed inside soft_cldice_loss (tested in test_cldice)",
+    "refinement_loss": "a training wrapper that calls a network K times (tested in test_topology)",
+    "iterative_refinement": "runs a network K times (tested in test_topology)",
+    "refinement_weights": "the weights k/Z of the refinement steps (tested in test_topology)",
 }
 
 
@@ -189,14 +246,15 @@ def _prepare(args: tuple[Any, ...], dtype: torch.dtype, layout: str, special: st
     """Cast and lay out the floating args, inject the special value; returns (args, has_non_finite)."""
     out: list[Any] = []
     injected = False
+    first = next(i for i, a in enumerate(args) if isinstance(a, torch.Tensor) and a.is_floating_point())
     for i, a in enumerate(args):
         if isinstance(a, torch.Tensor) and a.is_floating_point():
             a = a.clone()
-            if special == "large" and i == 0:
+            if special == "large" and i == first:
                 a = a * (1e3 if dtype != torch.float16 else 60.0)
             if special == "zeros":
                 a = torch.zeros_like(a)
-            if special in ("nan", "inf") and i == 0 and a.numel():
+            if special in ("nan", "inf") and i == first and a.numel():
                 flat = a.view(-1)
                 flat[int(torch.randint(0, flat.numel(), (), generator=g))] = float(special)
                 injected = True

@@ -5,6 +5,8 @@ The layout, from the floor up (imports only run downwards):
 - :mod:`._core`: checks, reduction, dtypes, the module shell;
 - :mod:`.backbones`: the frozen VGG and its weights, the plumbing of feature losses;
 - :mod:`.losses` (image losses, one file per family) and :mod:`.embedding` (metric learning);
+- :mod:`.metrics`: evaluation measures (topology of thin structures) used by the experiments;
+- :mod:`.experiments` and :mod:`.cli`: the ``imagelosses`` command, imported lazily;
 - :mod:`.functional`: every loss function in one namespace.
 """
 
@@ -13,33 +15,59 @@ from .embedding.contrastive import ContrastiveLoss
 from .embedding.mining import mine_triplets
 from .embedding.sampler import PKSampler
 from .embedding.triplet import OfflineTripletLoss, TripletLoss
+from .losses.adversarial import LSGAN_CODINGS, GANLoss, clip_weights_, wgan_critic_iterations
+from .losses.cldice import SoftClDiceLoss, soft_skeleton
 from .losses.combined import CombinedFeatureLoss
+from .losses.cycle import CycleConsistencyLoss, IdentityLoss, ImagePool
+from .losses.penalties import GradientPenalty
 from .losses.perceptual import PerceptualLoss
 from .losses.regression import CharbonnierLoss, L1Loss, MSELoss
 from .losses.segmentation import DiceLoss, FocalLoss, PixelCrossEntropyLoss
 from .losses.style import ContentStyleLoss, StyleLoss, TextureLoss, gram_matrix
+from .losses.topology import (
+    TopologyAwareLoss,
+    TopologyLoss,
+    iterative_refinement,
+    refinement_loss,
+    refinement_weights,
+)
 from .losses.weightmaps import unet_weight_map
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "LSGAN_CODINGS",
     "CharbonnierLoss",
     "CombinedFeatureLoss",
     "ContentStyleLoss",
     "ContrastiveLoss",
+    "CycleConsistencyLoss",
     "DiceLoss",
     "FocalLoss",
+    "GANLoss",
+    "GradientPenalty",
+    "IdentityLoss",
+    "ImagePool",
     "L1Loss",
     "MSELoss",
     "OfflineTripletLoss",
     "PKSampler",
     "PerceptualLoss",
     "PixelCrossEntropyLoss",
+    "SoftClDiceLoss",
     "StyleLoss",
     "TextureLoss",
+    "TopologyAwareLoss",
+    "TopologyLoss",
     "TripletLoss",
     "VGGFeatures",
+    "clip_weights_",
     "gram_matrix",
+    "iterative_refinement",
     "mine_triplets",
+    "refinement_loss",
+    "refinement_weights",
+    "soft_skeleton",
     "unet_weight_map",
+    "wgan_critic_iterations",
 ]

@@ -4,10 +4,15 @@ or :mod:`imagelosses.embedding`."""
 
 from .embedding.contrastive import batch_contrastive_loss, contrastive_loss
 from .embedding.triplet import triplet_loss, triplet_margin_loss
+from .losses.adversarial import discriminator_loss, generator_loss
+from .losses.cldice import soft_cldice_loss, soft_skeleton
+from .losses.cycle import cycle_consistency_loss, identity_loss
+from .losses.penalties import gradient_penalty
 from .losses.perceptual import perceptual_loss
 from .losses.regression import charbonnier_loss, l1_loss, mse_loss
 from .losses.segmentation import class_frequency_weights, dice_loss, focal_loss, pixel_cross_entropy
 from .losses.style import content_style_loss, gram_matrix, style_loss, texture_loss
+from .losses.topology import topology_aware_loss, topology_loss
 from .losses.weightmaps import unet_weight_map
 
 __all__ = [
@@ -16,15 +21,24 @@ __all__ = [
     "class_frequency_weights",
     "content_style_loss",
     "contrastive_loss",
+    "cycle_consistency_loss",
     "dice_loss",
+    "discriminator_loss",
     "focal_loss",
+    "generator_loss",
+    "gradient_penalty",
     "gram_matrix",
+    "identity_loss",
     "l1_loss",
     "mse_loss",
     "perceptual_loss",
     "pixel_cross_entropy",
+    "soft_cldice_loss",
+    "soft_skeleton",
     "style_loss",
     "texture_loss",
+    "topology_aware_loss",
+    "topology_loss",
     "triplet_loss",
     "triplet_margin_loss",
     "unet_weight_map",

@@ -85,7 +85,7 @@ def _perceptual(input: Tensor | Features, target: Tensor | Features, extractor: 
         b = ft[layer]
         check_feature_pair(a, b, layer, "target")
         diff = at_least_float32(a) - at_least_float32(b)
-        per = (diff.square() if criterion == "mse" else diff.abs()).flatten(1).mean(dim=1) * w
+        per = (diff.square() if criterion == "mse" else diff.abs()).mean(dim=tuple(range(1, diff.ndim))) * w
         total = per if total is None else total + per
     return reduce(total, reduction)  # type: ignore[arg-type]
 

@@ -1,0 +1,178 @@
+"""CycleGAN's terms for unpaired translation: cycle consistency, identity, and the history pool of fakes.
+
+Conventions:
+
+- For the two generators ``G: A → B`` and ``F: B → A``, the cycle term of one direction is
+  :func:`cycle_consistency_loss` ``(F(G(a)), a)``; the full term adds the other direction ``(G(F(b)), b)``,
+  each with λ = 10 (the official code's ``lambda_A = lambda_B = 10``). The identity term is
+  :func:`identity_loss` ``(G(b), b)`` (and ``(F(a), a)``) with weight ``0.5·λ = 5``.
+- ``input`` is the generator's output, ``target`` the image it must equal; both (N, C, *), one shape.
+  ``reduction="mean"`` divides by the number of elements (``nn.L1Loss``'s mean, as the official code).
+- Half-precision images are computed in float32; the result keeps the input's dtype.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .._core.checks import check_floating, check_int, check_ndim, check_nonempty, check_number, fail, fmt_shape
+from .._core.dtypes import at_least_float32
+from .._core.module import Loss
+from .._core.reduction import Reduction
+from .regression import _check_options as _check_regression_options
+from .regression import _regression
+
+__all__ = ["CycleConsistencyLoss", "IdentityLoss", "ImagePool", "cycle_consistency_loss", "identity_loss"]
+
+
+def _check_options(weight: float, reduction: str, check_finite: bool) -> dict[str, object]:
+    options = _check_regression_options(reduction, "count", check_finite)
+    options.pop("weighted_mean")
+    return {"weight": check_number(weight, "weight", low=0.0), **options}
+
+
+def _weighted_l1(input: Tensor, target: Tensor, *, weight: float, reduction: str, check_finite: bool) -> Tensor:
+    check_floating(input, "input")
+    check_floating(target, "target")
+    values = _regression("l1", at_least_float32(input), at_least_float32(target), None, reduction=reduction,
+                         weighted_mean="count", check_finite=check_finite)
+    return (weight * values).to(input.dtype)
+
+
+def cycle_consistency_loss(input: Tensor, target: Tensor, *, weight: float = 10.0, reduction: Reduction = "mean",
+                           check_finite: bool = False) -> Tensor:
+    """Cycle-consistency of one direction: ``l = λ·|F(G(a)) − a|`` per element, λ = 10.
+
+    ``input`` is the reconstruction ``F(G(a))``, ``target`` the original ``a``; add the other direction
+    ``cycle_consistency_loss(G(F(b)), b)`` for CycleGAN's full term. ``"mean"`` divides by the number of
+    elements.
+
+    Shape:
+        input, target: (N, C, *) of one shape; output (N, C, *) for "none".
+
+    Raises:
+        TypeError: non-floating images. ValueError: images of different shapes, an empty batch, a negative
+        or non-finite ``weight``, NaN when ``check_finite``.
+
+    References:
+        Zhu et al., "Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial Networks", ICCV 2017,
+        arXiv 1703.10593 (Eq. 2; λ = 10).
+
+    Example:
+        >>> float(cycle_consistency_loss(torch.zeros(1, 3, 2, 2), torch.full((1, 3, 2, 2), 0.5)))
+        5.0
+    """
+    return _weighted_l1(input, target, **_check_options(weight, reduction, check_finite))  # type: ignore[arg-type]
+
+
+def identity_loss(input: Tensor, target: Tensor, *, weight: float = 5.0, reduction: Reduction = "mean",
+                  check_finite: bool = False) -> Tensor:
+    """CycleGAN's identity term: ``l = λ_idt·|G(b) − b|`` per element with ``λ_idt = 0.5·λ = 5``.
+
+    ``input`` is ``G(b)`` (the A → B generator applied to a B image), ``target`` is ``b``. Reductions,
+    shapes and errors as :func:`cycle_consistency_loss`.
+
+    References:
+        Zhu et al. 2017, arXiv 1703.10593 (Section 5.2; Taigman et al. 2017, arXiv 1611.02200).
+
+    Example:
+        >>> float(identity_loss(torch.zeros(1, 3, 2, 2), torch.ones(1, 3, 2, 2)))
+        5.0
+    """
+    return _weighted_l1(input, target, **_check_options(weight, reduction, check_finite))  # type: ignore[arg-type]
+
+
+class CycleConsistencyLoss(Loss):
+    """Cycle-consistency L1 of one direction, weight λ = 10; see :func:`cycle_consistency_loss`.
+
+    ``loss(reconstruction, original)``.
+    """
+
+    options = ("weight", "reduction", "check_finite")
+
+    def __init__(self, *, weight: float = 10.0, reduction: Reduction = "mean", check_finite: bool = False) -> None:
+        super().__init__()
+        self.set_options(**_check_options(weight, reduction, check_finite))
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return _weighted_l1(input, target, **self.option_values())
+
+
+class IdentityLoss(Loss):
+    """CycleGAN's identity L1, weight 0.5·λ = 5; see :func:`identity_loss`. ``loss(G(b), b)``."""
+
+    options = ("weight", "reduction", "check_finite")
+
+    def __init__(self, *, weight: float = 5.0, reduction: Reduction = "mean", check_finite: bool = False) -> None:
+        super().__init__()
+        self.set_options(**_check_options(weight, reduction, check_finite))
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return _weighted_l1(input, target, **self.option_values())
+
+
+class ImagePool:
+    """The history of generated images CycleGAN feeds its discriminators (Shrivastava et al.'s buffer).
+
+    ``pool(images)`` (or ``pool.query(images)``) takes a batch (N, *) and returns a batch of the same shape,
+    image by image in order: while the pool holds fewer than ``size`` images the image is stored and
+    returned; once full, with probability ½ a uniformly chosen stored image is returned and the new one
+    takes its place, otherwise the new image is returned. ``size=0`` returns the batch unchanged. Stored and
+    returned images are detached (the pool is for the discriminator's step).
+
+    Random draws (reproducible with a seeded ``generator``): for each image once the pool is full,
+    ``u = torch.rand(1, generator=generator)``; if ``u > 0.5``, ``i = torch.randint(size, (1,),
+    generator=generator)``.
+
+    Raises:
+        TypeError: ``size`` not an integer, non-floating images. ValueError: negative ``size``; an image whose
+        shape differs from the stored ones.
+
+    References:
+        Zhu et al. 2017, arXiv 1703.10593 (Section 4, pool of 50). Shrivastava et al., "Learning from Simulated
+        and Unsupervised Images through Adversarial Training", CVPR 2017, arXiv 1612.07828.
+
+    Example:
+        >>> pool = ImagePool(2, generator=torch.Generator().manual_seed(0))
+        >>> pool(torch.zeros(2, 1)).shape, len(pool)
+        (torch.Size([2, 1]), 2)
+    """
+
+    def __init__(self, size: int = 50, generator: torch.Generator | None = None) -> None:
+        self.size = check_int(size, "size", low=0)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            fail("generator", "a torch.Generator or None", type(generator).__name__, exc=TypeError)
+        self.generator = generator
+        self.images: list[Tensor] = []
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __repr__(self) -> str:
+        return f"ImagePool(size={self.size}, stored={len(self.images)})"
+
+    def __call__(self, images: Tensor) -> Tensor:
+        return self.query(images)
+
+    def query(self, images: Tensor) -> Tensor:
+        check_floating(images, "images")
+        check_ndim(images, "images", range(1, 8), "(N, *)")
+        check_nonempty(images, "images")
+        if self.size == 0:
+            return images
+        if self.images and images.shape[1:] != self.images[0].shape:
+            fail("images", f"shape (N, {', '.join(str(s) for s in self.images[0].shape)}) like the stored images",
+                 fmt_shape(images.shape))
+        out = []
+        for image in images.detach():
+            if len(self.images) < self.size:
+                self.images.append(image.clone())
+                out.append(image)
+            elif float(torch.rand(1, generator=self.generator)) > 0.5:
+                i = int(torch.randint(self.size, (1,), generator=self.generator))
+                out.append(self.images[i])
+                self.images[i] = image.clone()
+            else:
+                out.append(image)
+        return torch.stack(out)

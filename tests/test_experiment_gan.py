@@ -1,0 +1,88 @@
+"""The gan-objectives and cycle-consistency experiments: a quick run end to end (one seed, tmp dir), their
+measures on known inputs, and their verdict rules on synthetic summaries."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from imagelosses.experiments import cycle_consistency as cyc
+from imagelosses.experiments import gan_objectives as gan
+from imagelosses.experiments.base import VERDICTS, RunContext, Summary
+
+
+@pytest.mark.parametrize("module", [gan, cyc], ids=["gan-objectives", "cycle-consistency"])
+def test_quick_run_end_to_end(module, tmp_path):
+    exp = module.EXPERIMENT
+    out = exp.run(RunContext(config=exp.quick, seed=0, device=torch.device("cpu"), out_dir=tmp_path))
+    assert out.metrics and all(math.isfinite(v) for v in out.metrics.values())
+    assert out.figures and all(f.path.exists() and f.path.stat().st_size > 0 for f in out.figures)
+    summary = Summary({k: [v] for k, v in out.metrics.items()})
+    assert exp.verdict(summary).label in VERDICTS
+    assert exp.quick.keys() == exp.full.keys()
+
+
+def test_mode_metrics_follow_the_stated_constants():
+    centres = gan.mode_centres("ring")
+    assert centres.shape == (8, 2) and torch.allclose(centres.norm(dim=1), torch.full((8,), 2.0))
+    assert gan.mode_centres("grid").shape == (25, 2)
+    g = torch.Generator().manual_seed(0)
+    data = gan.sample_data(centres, gan.N_EVAL, g)
+    modes, hq = gan.mode_metrics(data, centres)
+    # the data itself: every mode, and P(‖x − μ‖ ≤ 3σ) = 1 − exp(−9/2) = 98.9% for a 2-D Gaussian
+    assert modes == 8 and abs(hq - (1 - math.exp(-4.5))) < 0.01
+    # 19 high-quality samples on a mode do not cover it, 20 do; far samples are not high-quality
+    pts = torch.cat([centres[0].expand(20, 2), centres[1].expand(19, 2), torch.zeros(61, 2)])
+    modes, hq = gan.mode_metrics(pts, centres)
+    assert modes == 1 and hq == pytest.approx(39 / 100)
+    assert gan.mode_metrics(centres[:1] + torch.tensor([[3.01 * gan.STD, 0.0]]), centres)[1] == 0.0
+
+
+def test_true_mapping_is_an_involution_and_domains_are_unpaired():
+    data = cyc.load_domains(0)
+    a = data["train_a"]
+    assert torch.equal(cyc.true_mapping(cyc.true_mapping(a)), a)
+    # B images are T of *other* digits: none equals T of an A training image
+    b = data["train_b"]
+    assert not any(torch.equal(cyc.true_mapping(x), y) for x in a[:50] for y in b[:50])
+
+
+def _summary(values: dict[str, list[float]]) -> Summary:
+    return Summary(values)
+
+
+def _gan_summary(ratio: list[float], ns_modes: float, mm_modes: float) -> Summary:
+    values: dict[str, list[float]] = {}
+    for d in gan.DATASETS:
+        values[f"{d}/probe_ratio"] = ratio
+        for o in gan.OBJECTIVES:
+            m = ns_modes if o == "nonsaturating" else mm_modes if o == "minimax" else 3.0
+            values[f"{d}/{o}/modes"] = [m] * len(ratio)
+    return _summary(values)
+
+
+def test_gan_verdict_rule():
+    assert gan.verdict(_gan_summary([400.0, 50.0], 6.0, 2.0)).label == "holds"
+    assert gan.verdict(_gan_summary([400.0, 50.0], 6.0, 6.0)).label == "holds"  # "at least as many"
+    assert gan.verdict(_gan_summary([400.0, 5.0], 6.0, 2.0)).label == "inconclusive"  # not in every seed
+    assert gan.verdict(_gan_summary([400.0, 50.0], 1.0, 2.0)).label == "inconclusive"  # modes go the other way
+    assert gan.verdict(_gan_summary([400.0, 50.0], 0.0, 0.0)).label == "inconclusive"  # no mode covered at all
+    assert gan.verdict(_gan_summary([2.0, 3.0], 6.0, 2.0)).label == "does not hold at this scale"
+    assert "ring" in gan.verdict(_gan_summary([2.0, 3.0], 6.0, 2.0)).reason
+
+
+def _cyc_summary(with_acc, without_acc, with_rec, without_rec) -> Summary:
+    n = len(with_acc)
+    return _summary({"with_cycle/accuracy": with_acc, "without_cycle/accuracy": without_acc,
+                     "with_cycle/reconstruction_error": with_rec, "without_cycle/reconstruction_error": without_rec,
+                     "oracle_accuracy": [0.95] * n})
+
+
+def test_cycle_verdict_rule():
+    assert cyc.verdict(_cyc_summary([0.8, 0.7], [0.2, 0.3], [0.05, 0.06], [0.3, 0.3])).label == "holds"
+    assert cyc.verdict(_cyc_summary([0.8, 0.35], [0.2, 0.3], [0.05, 0.06], [0.3, 0.3])).label == "inconclusive"
+    assert cyc.verdict(_cyc_summary([0.8, 0.7], [0.2, 0.3], [0.05, 0.4], [0.3, 0.3])).label == "inconclusive"
+    assert cyc.verdict(_cyc_summary([0.2, 0.3], [0.25, 0.3], [0.05, 0.06], [0.3, 0.3])).label == (
+        "does not hold at this scale")
