@@ -28,14 +28,16 @@ def wide_dtype(device: torch.device) -> torch.dtype:
 def nan_if_nonfinite(out: Tensor, *inputs: Tensor | None) -> Tensor:
     """``out`` where every floating input is finite, NaN (every entry) otherwise.
 
-    The test is one sum per input in a wide dtype (NaN and ±inf survive a sum; finite values cannot overflow
-    float64), without a mask in memory or a host synchronisation, so it also runs under ``torch.compile``;
-    the gradient of ``out`` is unchanged where the inputs are finite.
+    The test is one sum per input, in float32 for half inputs and in the input's dtype otherwise (NaN and ±inf
+    survive a sum), a vectorised read without a mask in memory or a host synchronisation, so it also runs
+    under ``torch.compile``; the gradient of ``out`` is unchanged where the inputs are finite. The one
+    false alarm: finite float32 inputs whose sum overflows (entries around 1e38 / numel, far beyond any
+    logit or image) count as non-finite.
     """
     ok: Tensor | None = None
     for x in inputs:
         if x is not None and x.is_floating_point() and x.numel():
-            finite = torch.isfinite(x.detach().sum(dtype=wide_dtype(x.device)))
+            finite = torch.isfinite(x.detach().sum(dtype=torch.promote_types(x.dtype, torch.float32)))
             ok = finite if ok is None else ok & finite
     if ok is None:
         return out

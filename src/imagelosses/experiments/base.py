@@ -17,7 +17,8 @@ from typing import Any, Literal
 
 import torch
 
-__all__ = ["VERDICTS", "Experiment", "Figure", "RunContext", "RunOutput", "Summary", "Verdict", "VerdictLabel"]
+__all__ = ["VERDICTS", "Experiment", "Figure", "RunContext", "RunOutput", "Summary", "Verdict", "VerdictLabel",
+           "decide"]
 
 VerdictLabel = Literal["holds", "does not hold at this scale", "inconclusive"]
 VERDICTS: tuple[str, ...] = ("holds", "does not hold at this scale", "inconclusive")
@@ -84,6 +85,16 @@ class Summary:
 class Verdict:
     label: VerdictLabel
     reason: str  # the numbers the rule compared, in words
+
+
+def decide(reason: str, *, holds: bool, fails: bool) -> Verdict:
+    """The three-way rule of every experiment: "holds" when its holding condition is met, else "does not hold
+    at this scale" when its failing condition is, else "inconclusive"; ``reason`` gives the numbers compared."""
+    if holds:
+        return Verdict("holds", reason)
+    if fails:
+        return Verdict("does not hold at this scale", reason)
+    return Verdict("inconclusive", reason)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from ..losses.segmentation import PixelCrossEntropyLoss
 from ..losses.weightmaps import unet_weight_map
-from .base import Experiment, Figure, RunContext, RunOutput, Summary, Verdict
+from .base import Experiment, Figure, RunContext, RunOutput, Summary, Verdict, decide
 from .data import Cells, effect, make_cells, new_figure, save_figure, show_image
 from .models import TinyUNet, seeded
 
@@ -152,11 +152,7 @@ def verdict(summary: Summary) -> Verdict:
     reason = (f"border effect on pairs separated {summary.mean('separated_gain_border'):+.3f} ± "
               f"{summary.std('separated_gain_border'):.3f} ({border}); class-weight effect on foreground recall "
               f"{summary.mean('recall_gain_weighted'):+.3f} ± {summary.std('recall_gain_weighted'):.3f} ({recall})")
-    if border == "positive" and recall == "positive":
-        return Verdict("holds", reason)
-    if "negative" in (border, recall):
-        return Verdict("does not hold at this scale", reason)
-    return Verdict("inconclusive", reason)
+    return decide(reason, holds=border == "positive" and recall == "positive", fails="negative" in (border, recall))
 
 
 EXPERIMENT = Experiment(

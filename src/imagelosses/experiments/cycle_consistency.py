@@ -26,7 +26,8 @@ from torch import Tensor, nn
 
 from ..losses.adversarial import discriminator_loss, generator_loss
 from ..losses.cycle import ImagePool, cycle_consistency_loss
-from .base import Experiment, Figure, RunContext, RunOutput, Summary, Verdict
+from .base import Experiment, Figure, RunContext, RunOutput, Summary, Verdict, decide
+from .data import save_figure
 from .gan_objectives import single_thread
 
 
@@ -164,8 +165,7 @@ def _examples(ctx: RunContext, data: dict[str, Tensor], nets: dict[str, tuple[nn
         axes[i, 0].set_ylabel(title, fontsize=6, rotation=0, ha="right", va="center")
     fig.suptitle("8 held-out digits (8×8 px, intensity 0–1, same grey scale throughout)", fontsize=7)
     fig.tight_layout()
-    path = ctx.out_dir / f"cycle_consistency_seed{ctx.seed}.png"
-    fig.savefig(path, dpi=90)
+    path = save_figure(fig, ctx.out_dir / f"cycle_consistency_seed{ctx.seed}.png", dpi=90)
     plt.close(fig)
     return Figure(path, "Rows: input digits a, the true translation T(a) = 1 − mirror(a), then G(a) and the "
                         "reconstruction F(G(a)) with and without the cycle loss; 8×8 pixels, grey scale 0–1.")
@@ -183,11 +183,7 @@ def verdict(summary: Summary) -> Verdict:
               f"reconstruction error with {summary.mean('with_cycle/reconstruction_error'):.3f}, without "
               f"{summary.mean('without_cycle/reconstruction_error'):.3f} (rule: accuracy gain ≥ 0.10 and lower "
               "reconstruction error in every seed)")
-    if all(g >= 0.10 for g in gain) and all(rec):
-        return Verdict("holds", reason)
-    if mean_gain <= 0.0:
-        return Verdict("does not hold at this scale", reason)
-    return Verdict("inconclusive", reason)
+    return decide(reason, holds=all(g >= 0.10 for g in gain) and all(rec), fails=mean_gain <= 0.0)
 
 
 EXPERIMENT = Experiment(

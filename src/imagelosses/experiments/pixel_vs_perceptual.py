@@ -21,7 +21,7 @@ from torch import Tensor
 from ..backbones.vgg import VGGFeatures
 from ..losses.perceptual import perceptual_loss
 from ..losses.regression import l1_loss, mse_loss
-from .base import Experiment, Figure, RunContext, RunOutput, Summary, Verdict
+from .base import Experiment, Figure, RunContext, RunOutput, Summary, Verdict, decide
 from .data import effect, gaussian_blur, luminance, new_figure, photograph, save_figure, show_image
 from .models import TinySR, seeded
 
@@ -298,11 +298,8 @@ def verdict(summary: Summary) -> Verdict:
               f"{summary.std('hf_gap_advantage'):.3f} decades ({hf}), relative relu2_2 advantage "
               f"{summary.mean('perceptual_advantage'):+.3f} ± {summary.std('perceptual_advantage'):.3f} ({perc}); "
               f"PSNR-Y pixel − perceptual {summary.mean('psnr_drop'):+.2f} dB")
-    if part_a == "passes" and hf == "positive" and perc == "positive":
-        return Verdict("holds", reason)
-    if part_a == "fails" or "negative" in (hf, perc):
-        return Verdict("does not hold at this scale", reason)
-    return Verdict("inconclusive", reason)
+    return decide(reason, holds=part_a == "passes" and hf == "positive" and perc == "positive",
+                  fails=part_a == "fails" or "negative" in (hf, perc))
 
 
 EXPERIMENT = Experiment(

@@ -21,7 +21,7 @@ from torch import Tensor
 from ..backbones.vgg import VGGFeatures
 from ..losses.perceptual import perceptual_loss
 from ..losses.style import GATYS_CONTENT_LAYERS, GATYS_STYLE_LAYERS, content_style_loss, texture_loss
-from .base import Experiment, Figure, RunContext, RunOutput, Summary, Verdict
+from .base import Experiment, Figure, RunContext, RunOutput, Summary, Verdict, decide
 from .data import TEXTURES, new_figure, photograph, save_figure, show_image, texture
 from .synthesis import stylize, synthesize_texture
 
@@ -185,11 +185,8 @@ def verdict(summary: Summary) -> Verdict:
     c_layout = summary.mean("worst_control_layout_ratio")
     reason = (f"worst log10 Gram ratio {gram:.2f}; worst content-distance ratio {content:.3f}; shuffled control: "
               f"worst Gram ratio {c_gram:.4f}, smallest P/G {c_layout:.1f}")
-    if gram <= -2 and content <= 0.5 and c_gram <= 0.1 and c_layout >= 10:
-        return Verdict("holds", reason)
-    if gram > -1 or content > 1 or c_gram > 1 or c_layout <= 1:
-        return Verdict("does not hold at this scale", reason)
-    return Verdict("inconclusive", reason)
+    return decide(reason, holds=gram <= -2 and content <= 0.5 and c_gram <= 0.1 and c_layout >= 10,
+                  fails=gram > -1 or content > 1 or c_gram > 1 or c_layout <= 1)
 
 
 EXPERIMENT = Experiment(

@@ -20,7 +20,7 @@ from ..embedding.distances import pairwise_distances
 from ..embedding.mining import Mining
 from ..embedding.sampler import PKSampler
 from ..embedding.triplet import TripletLoss, TripletStats, triplet_margin_loss
-from .base import Experiment, Figure, RunContext, RunOutput, Summary, Verdict
+from .base import Experiment, Figure, RunContext, RunOutput, Summary, Verdict, decide
 from .data import digits, effect, new_figure, save_figure
 from .models import EmbeddingNet, seeded
 
@@ -207,11 +207,8 @@ def verdict(summary: Summary) -> Verdict:
     reason = "; ".join([say("recall1_gain_batch-hard", "Recall@1 batch-hard − offline", hard),
                         say("recall1_gain_batch-all", "batch-all − offline", all_),
                         say("active_drop_batch-all", "drop of the active batch-all fraction", drop)])
-    if (hard, all_, drop) == ("positive", "positive", "positive"):
-        return Verdict("holds", reason)
-    if "negative" in (hard, all_):
-        return Verdict("does not hold at this scale", reason)
-    return Verdict("inconclusive", reason)
+    return decide(reason, holds=(hard, all_, drop) == ("positive", "positive", "positive"),
+                  fails="negative" in (hard, all_))
 
 
 EXPERIMENT = Experiment(
