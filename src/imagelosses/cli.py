@@ -400,6 +400,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the seeds are S, S+1, ..., S+N-1 (default: %(default)s)")
     p.set_defaults(handler=_experiments)
 
+    def image_command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=summary, description=description, epilog=_IMAGES,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
     def common(q: argparse.ArgumentParser, steps: int, size: int) -> None:
         q.add_argument("-o", "--output", required=True, metavar="OUT.png", help="the image to write")
         q.add_argument("--size", type=_positive_int, default=size,
@@ -409,12 +413,11 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="default: %(default)s")
         q.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the noise start (default: %(default)s)")
 
-    p = sub.add_parser("style-transfer", help="Gatys et al.'s style transfer on your images",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Gatys et al. (CVPR 2016): L-BFGS on the pixels minimises content_weight * "
-                                   "L_content (relu4_2) + style_weight * L_style (relu1_1 ... relu5_1) + tv_weight * "
-                                   "TV, with the Oxford VGG16 (real ImageNet weights, offline). Both images are "
-                                   "resized so that their longer side is --size.", epilog=_IMAGES)
+    p = image_command("style-transfer", "Gatys et al.'s style transfer on your images",
+                      "Gatys et al. (CVPR 2016): L-BFGS on the pixels minimises content_weight * "
+                      "L_content (relu4_2) + style_weight * L_style (relu1_1 ... relu5_1) + tv_weight * "
+                      "TV, with the Oxford VGG16 (real ImageNet weights, offline). Both images are "
+                      "resized so that their longer side is --size.")
     p.add_argument("content", metavar="CONTENT", help="the content image")
     p.add_argument("style", metavar="STYLE", help="the style image")
     common(p, steps=200, size=256)
@@ -426,22 +429,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start from the content image or from uniform noise (default: %(default)s)")
     p.set_defaults(handler=_style_transfer)
 
-    p = sub.add_parser("texture", help="texture synthesis from one image",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Gatys et al. (NeurIPS 2015): from uniform noise, L-BFGS on the pixels matches the "
-                                   "Gram matrices of SOURCE at relu1_1 ... relu5_1 of the Oxford VGG16. SOURCE is "
-                                   "resized so that its longer side is --size; the output is --size x --size.",
-                       epilog=_IMAGES)
+    p = image_command("texture", "texture synthesis from one image",
+                      "Gatys et al. (NeurIPS 2015): from uniform noise, L-BFGS on the pixels matches the "
+                      "Gram matrices of SOURCE at relu1_1 ... relu5_1 of the Oxford VGG16. SOURCE is "
+                      "resized so that its longer side is --size; the output is --size x --size.")
     p.add_argument("source", metavar="SOURCE", help="the texture image")
     common(p, steps=200, size=256)
     p.set_defaults(handler=_texture)
 
-    p = sub.add_parser("compare", help="pixel, perceptual and style distances between two images",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="MSE and L1 of the pixels (in [0, 1]), Johnson's perceptual distance at relu1_2, "
-                                   "relu2_2, relu3_3 and relu4_3, Johnson's style (Gram) distance at those layers, "
-                                   "and Gatys's texture distance, all on the Oxford VGG16. The images must have the "
-                                   "same size (at least 16 x 16).", epilog=_IMAGES)
+    p = image_command("compare", "pixel, perceptual and style distances between two images",
+                      "MSE and L1 of the pixels (in [0, 1]), Johnson's perceptual distance at relu1_2, "
+                      "relu2_2, relu3_3 and relu4_3, Johnson's style (Gram) distance at those layers, "
+                      "and Gatys's texture distance, all on the Oxford VGG16. The images must have the "
+                      "same size (at least 16 x 16).")
     p.add_argument("a", metavar="A.png", help="the first image")
     p.add_argument("b", metavar="B.png", help="the second image")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
