@@ -400,9 +400,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the seeds are S, S+1, ..., S+N-1 (default: %(default)s)")
     p.set_defaults(handler=_experiments)
 
-    def image_command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=summary, description=description, epilog=_IMAGES,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    def image_command(name: str, summary: str, description: str, images: dict[str, str]) -> _Parser:
+        """A subcommand on image files; ``images`` maps each positional argument's metavar to its help."""
+        q = sub.add_parser(name, help=summary, description=description, epilog=_IMAGES,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        for metavar, text in images.items():
+            q.add_argument(metavar.split(".")[0].lower(), metavar=metavar, help=text)
+        return q
 
     def common(q: argparse.ArgumentParser, steps: int, size: int) -> None:
         q.add_argument("-o", "--output", required=True, metavar="OUT.png", help="the image to write")
@@ -417,9 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "Gatys et al. (CVPR 2016): L-BFGS on the pixels minimises content_weight * "
                       "L_content (relu4_2) + style_weight * L_style (relu1_1 ... relu5_1) + tv_weight * "
                       "TV, with the Oxford VGG16 (real ImageNet weights, offline). Both images are "
-                      "resized so that their longer side is --size.")
-    p.add_argument("content", metavar="CONTENT", help="the content image")
-    p.add_argument("style", metavar="STYLE", help="the style image")
+                      "resized so that their longer side is --size.",
+                      {"CONTENT": "the content image", "STYLE": "the style image"})
     common(p, steps=200, size=256)
     p.add_argument("--content-weight", type=_nonneg_float, default=1.0, help="alpha (default: %(default)s)")
     p.add_argument("--style-weight", type=_nonneg_float, default=1e3, help="beta (default: %(default)s)")
@@ -432,8 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = image_command("texture", "texture synthesis from one image",
                       "Gatys et al. (NeurIPS 2015): from uniform noise, L-BFGS on the pixels matches the "
                       "Gram matrices of SOURCE at relu1_1 ... relu5_1 of the Oxford VGG16. SOURCE is "
-                      "resized so that its longer side is --size; the output is --size x --size.")
-    p.add_argument("source", metavar="SOURCE", help="the texture image")
+                      "resized so that its longer side is --size; the output is --size x --size.",
+                      {"SOURCE": "the texture image"})
     common(p, steps=200, size=256)
     p.set_defaults(handler=_texture)
 
@@ -441,9 +444,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "MSE and L1 of the pixels (in [0, 1]), Johnson's perceptual distance at relu1_2, "
                       "relu2_2, relu3_3 and relu4_3, Johnson's style (Gram) distance at those layers, "
                       "and Gatys's texture distance, all on the Oxford VGG16. The images must have the "
-                      "same size (at least 16 x 16).")
-    p.add_argument("a", metavar="A.png", help="the first image")
-    p.add_argument("b", metavar="B.png", help="the second image")
+                      "same size (at least 16 x 16).",
+                      {"A.png": "the first image", "B.png": "the second image"})
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="default: %(default)s")
     p.set_defaults(handler=_compare)
