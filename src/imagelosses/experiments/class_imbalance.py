@@ -19,7 +19,7 @@ from torch import Tensor
 from ..losses.segmentation import PixelCrossEntropyLoss
 from ..losses.weightmaps import unet_weight_map
 from .base import Experiment, Figure, RunContext, RunOutput, Summary, Verdict, decide
-from .data import Cells, effect, make_cells, new_figure, save_figure, show_image
+from .data import Cells, describe_effect, effect, make_cells, new_figure, save_figure, show_image
 from .models import TinyUNet, seeded
 
 __all__ = ["EXPERIMENT", "METHODS", "separation", "verdict"]
@@ -147,11 +147,10 @@ RULE = ("Two per-seed differences, each 'positive' when > 0 in every seed and it
 
 
 def verdict(summary: Summary) -> Verdict:
-    border = effect(summary, "separated_gain_border")
-    recall = effect(summary, "recall_gain_weighted")
-    reason = (f"border effect on pairs separated {summary.mean('separated_gain_border'):+.3f} ± "
-              f"{summary.std('separated_gain_border'):.3f} ({border}); class-weight effect on foreground recall "
-              f"{summary.mean('recall_gain_weighted'):+.3f} ± {summary.std('recall_gain_weighted'):.3f} ({recall})")
+    border, recall = effect(summary, "separated_gain_border"), effect(summary, "recall_gain_weighted")
+    reason = "; ".join([describe_effect(summary, "separated_gain_border", "border effect on pairs separated", border),
+                        describe_effect(summary, "recall_gain_weighted", "class-weight effect on foreground recall",
+                                        recall)])
     return decide(reason, holds=border == "positive" and recall == "positive", fails="negative" in (border, recall))
 
 

@@ -27,8 +27,12 @@ from torch import Tensor, nn
 from ..losses.adversarial import discriminator_loss, generator_loss
 from ..losses.cycle import ImagePool, cycle_consistency_loss
 from .base import Experiment, Figure, RunContext, RunOutput, Summary, Verdict, decide
-from .data import save_figure
+from .data import save_pyplot_figure
 from .gan_objectives import single_thread
+
+FIGURE_TITLE = "8 held-out digits (8×8 px, intensity 0–1, same grey scale throughout)"
+FIGURE_CAPTION = ("Rows: input digits a, the true translation T(a) = 1 − mirror(a), then G(a) and the reconstruction "
+                  "F(G(a)) with and without the cycle loss; 8×8 pixels, grey scale 0–1.")
 
 
 def true_mapping(a: Tensor) -> Tensor:
@@ -163,12 +167,8 @@ def _examples(ctx: RunContext, data: dict[str, Tensor], nets: dict[str, tuple[nn
             axes[i, j].set_xticks([])
             axes[i, j].set_yticks([])
         axes[i, 0].set_ylabel(title, fontsize=6, rotation=0, ha="right", va="center")
-    fig.suptitle("8 held-out digits (8×8 px, intensity 0–1, same grey scale throughout)", fontsize=7)
-    fig.tight_layout()
-    path = save_figure(fig, ctx.out_dir / f"cycle_consistency_seed{ctx.seed}.png", dpi=90)
-    plt.close(fig)
-    return Figure(path, "Rows: input digits a, the true translation T(a) = 1 − mirror(a), then G(a) and the "
-                        "reconstruction F(G(a)) with and without the cycle loss; 8×8 pixels, grey scale 0–1.")
+    path = ctx.out_dir / f"cycle_consistency_seed{ctx.seed}.png"
+    return save_pyplot_figure(fig, path, FIGURE_CAPTION, title=FIGURE_TITLE, title_size=7, dpi=90)
 
 
 def verdict(summary: Summary) -> Verdict:

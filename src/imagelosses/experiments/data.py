@@ -21,12 +21,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._core.checks import check_int, check_option, fail
-from .base import Summary
+from .base import Figure, Summary
 
 __all__ = [
     "PHOTOGRAPHS",
     "TEXTURES",
     "Cells",
+    "describe_effect",
     "digits",
     "effect",
     "gaussian_blur",
@@ -35,6 +36,7 @@ __all__ = [
     "new_figure",
     "photograph",
     "save_figure",
+    "save_pyplot_figure",
     "show_image",
     "texture",
 ]
@@ -239,6 +241,18 @@ def save_figure(fig: Any, path: Path, *, dpi: int = 90) -> Path:
     return path
 
 
+def save_pyplot_figure(fig: Any, path: Path, caption: str, *, title: str, title_size: int = 8,
+                       dpi: int = 90) -> Figure:
+    """Title, lay out, write (atomically, as :func:`save_figure`) and close a pyplot figure; its report entry."""
+    import matplotlib.pyplot as plt
+
+    fig.suptitle(title, fontsize=title_size)
+    fig.tight_layout()
+    written = save_figure(fig, path, dpi=dpi)
+    plt.close(fig)
+    return Figure(written, caption)
+
+
 def show_image(ax: Any, x: Tensor, title: str) -> None:
     """Draw a ``(3|1, H, W)`` or ``(H, W)`` image in [0, 1] on ``ax`` without axes ticks."""
     x = x.detach().cpu().float().clamp(0, 1)
@@ -266,3 +280,8 @@ def effect(summary: Summary, metric: str) -> Effect:
     if summary.all(metric, lambda v: v < 0) and -mean > std:
         return "negative"
     return "unclear"
+
+
+def describe_effect(summary: Summary, metric: str, label: str, sign: str, digits: int = 3) -> str:
+    """``"<label> +0.123 ± 0.045 (positive)"``: a per-seed difference in words, for a verdict's reason."""
+    return f"{label} {summary.mean(metric):+.{digits}f} ± {summary.std(metric):.{digits}f} ({sign})"

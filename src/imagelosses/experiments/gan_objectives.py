@@ -35,7 +35,7 @@ from torch import Tensor, nn
 from ..losses.adversarial import clip_weights_, discriminator_loss, generator_loss, wgan_critic_iterations
 from ..losses.penalties import gradient_penalty
 from .base import Experiment, Figure, RunContext, RunOutput, Summary, Verdict, decide
-from .data import save_figure
+from .data import save_pyplot_figure
 
 N_EVAL = 2500
 HQ_STDS = 3.0
@@ -234,12 +234,11 @@ def _scatter(ctx: RunContext, dataset: str, results: dict[str, dict[str, Any]], 
                 ax.set_title(f"step {step}", fontsize=7)
             if j == 0:
                 ax.set_ylabel(objective, fontsize=7)
-    fig.suptitle(f"{dataset}: 500 generator samples (blue) and mode centres (red ×), x, y in data units", fontsize=7)
-    fig.tight_layout()
-    path = save_figure(fig, ctx.out_dir / f"gan_objectives_{dataset}_seed{ctx.seed}.png", dpi=80)
-    plt.close(fig)
-    return Figure(path, f"{dataset}: generator samples over training (columns: generator steps), one row per "
-                        "objective; same networks, steps and seed; axes in data units.")
+    return save_pyplot_figure(fig, ctx.out_dir / f"gan_objectives_{dataset}_seed{ctx.seed}.png", dpi=80, title_size=7,
+                              title=f"{dataset}: 500 generator samples (blue) and mode centres (red ×), x, y in "
+                                    "data units",
+                              caption=f"{dataset}: generator samples over training (columns: generator steps), one row "
+                                      "per objective; same networks, steps and seed; axes in data units.")
 
 
 def verdict(summary: Summary) -> Verdict:

@@ -24,7 +24,7 @@ from ..losses.segmentation import pixel_cross_entropy
 from ..losses.topology import MOSINSKA_LAYERS, topology_loss
 from ..metrics.topology import topology_scores
 from .base import Experiment, Figure, RunContext, RunOutput, Summary, Verdict
-from .data import save_figure
+from .data import save_pyplot_figure
 
 ARMS: tuple[str, ...] = ("bce", "topology", "cldice")
 LABELS = {"bce": "BCE", "topology": "BCE + μ·topology", "cldice": "BCE + soft clDice"}
@@ -235,12 +235,11 @@ def _figure(ctx: RunContext, test: tuple[Tensor, Tensor, Tensor], logits: dict[s
             if r == 0:
                 ax.set_title(title, fontsize=8)
         axes[r][0].set_ylabel(f"held-out #{i}", fontsize=8)
-    fig.suptitle("Predicted probability (0–1, same scale); red: structure hidden by an occluder", fontsize=9)
-    fig.tight_layout()
-    path = save_figure(fig, ctx.out_dir / f"topology_predictions_seed{ctx.seed}.png", dpi=90)
-    plt.close(fig)
-    return Figure(path, "Held-out images with the most occluded structure (red outline), the true mask and each "
-                        "arm's predicted probability map, all on the same 0–1 grey scale; 48×48 px.")
+    return save_pyplot_figure(fig, ctx.out_dir / f"topology_predictions_seed{ctx.seed}.png", dpi=90, title_size=9,
+                              title="Predicted probability (0–1, same scale); red: structure hidden by an occluder",
+                              caption="Held-out images with the most occluded structure (red outline), the true mask "
+                                      "and each arm's predicted probability map, all on the same 0–1 grey scale; 48×48 "
+                                      "px.")
 
 
 # ---------------------------------------------------------------------------------------------- verdict

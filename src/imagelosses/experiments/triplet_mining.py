@@ -21,7 +21,7 @@ from ..embedding.mining import Mining
 from ..embedding.sampler import PKSampler
 from ..embedding.triplet import TripletLoss, TripletStats, triplet_margin_loss
 from .base import Experiment, Figure, RunContext, RunOutput, Summary, Verdict, decide
-from .data import digits, effect, new_figure, save_figure
+from .data import describe_effect, digits, effect, new_figure, save_figure
 from .models import EmbeddingNet, seeded
 
 __all__ = ["EXPERIMENT", "METHODS", "recall_at_1", "verdict"]
@@ -197,16 +197,11 @@ RULE = ("Recall@1 on the held-out digits after the last step. Per-seed differenc
 
 
 def verdict(summary: Summary) -> Verdict:
-    hard = effect(summary, "recall1_gain_batch-hard")
-    all_ = effect(summary, "recall1_gain_batch-all")
-    drop = effect(summary, "active_drop_batch-all")
-
-    def say(metric: str, label: str, e: str) -> str:
-        return f"{label} {summary.mean(metric):+.4f} ± {summary.std(metric):.4f} ({e})"
-
-    reason = "; ".join([say("recall1_gain_batch-hard", "Recall@1 batch-hard − offline", hard),
-                        say("recall1_gain_batch-all", "batch-all − offline", all_),
-                        say("active_drop_batch-all", "drop of the active batch-all fraction", drop)])
+    metrics = {"recall1_gain_batch-hard": "Recall@1 batch-hard − offline", "recall1_gain_batch-all":
+               "batch-all − offline", "active_drop_batch-all": "drop of the active batch-all fraction"}
+    hard, all_, drop = (effect(summary, metric) for metric in metrics)
+    reason = "; ".join(describe_effect(summary, metric, label, sign, digits=4)
+                       for (metric, label), sign in zip(metrics.items(), (hard, all_, drop), strict=True))
     return decide(reason, holds=(hard, all_, drop) == ("positive", "positive", "positive"),
                   fails="negative" in (hard, all_))
 

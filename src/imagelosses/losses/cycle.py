@@ -13,6 +13,8 @@ Conventions:
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import Tensor
 
@@ -83,33 +85,37 @@ def identity_loss(input: Tensor, target: Tensor, *, weight: float = 5.0, reducti
     return _weighted_l1(input, target, **_check_options(weight, reduction, check_finite))  # type: ignore[arg-type]
 
 
-class CycleConsistencyLoss(Loss):
-    """Cycle-consistency L1 of one direction, weight λ = 10; see :func:`cycle_consistency_loss`.
+class _CycleGANL1(Loss):
+    """The shell of CycleGAN's two L1 terms, which differ only in their default weight."""
 
-    ``loss(reconstruction, original)``.
+    default_weight: ClassVar[float]
+    weight: float
+    reduction: str
+    check_finite: bool
+    options = ("weight", "reduction", "check_finite")
+
+    def __init__(self, *, weight: float | None = None, reduction: Reduction = "mean",
+                 check_finite: bool = False) -> None:
+        super().__init__()
+        self.set_options(**_check_options(self.default_weight if weight is None else weight, reduction, check_finite))
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return _weighted_l1(input, target, **self.option_values())
+
+
+class CycleConsistencyLoss(_CycleGANL1):
+    """Cycle-consistency L1 of one direction, weight λ = 10 unless ``weight=`` says otherwise; see
+    :func:`cycle_consistency_loss`. ``loss(reconstruction, original)``.
     """
 
-    options = ("weight", "reduction", "check_finite")
-
-    def __init__(self, *, weight: float = 10.0, reduction: Reduction = "mean", check_finite: bool = False) -> None:
-        super().__init__()
-        self.set_options(**_check_options(weight, reduction, check_finite))
-
-    def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return _weighted_l1(input, target, **self.option_values())
+    default_weight = 10.0
 
 
-class IdentityLoss(Loss):
-    """CycleGAN's identity L1, weight 0.5·λ = 5; see :func:`identity_loss`. ``loss(G(b), b)``."""
+class IdentityLoss(_CycleGANL1):
+    """CycleGAN's identity L1, weight 0.5·λ = 5 unless ``weight=`` says otherwise; see :func:`identity_loss`.
+    ``loss(G(b), b)``."""
 
-    options = ("weight", "reduction", "check_finite")
-
-    def __init__(self, *, weight: float = 5.0, reduction: Reduction = "mean", check_finite: bool = False) -> None:
-        super().__init__()
-        self.set_options(**_check_options(weight, reduction, check_finite))
-
-    def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return _weighted_l1(input, target, **self.option_values())
+    default_weight = 5.0
 
 
 class ImagePool:

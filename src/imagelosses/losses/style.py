@@ -11,7 +11,7 @@ with ``set_target``); ``ContentStyleLoss``: ``loss(input, content, style=None, *
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import torch
 from torch import Tensor
@@ -277,15 +277,20 @@ class _CachedGramLoss(FeatureLoss):
     #: The factor on each layer weight: 1 for Johnson's style loss, ¼ for Gatys's ``E_l``.
     gram_scale: float = 1.0
 
-    def _setup(self, layers: str | Sequence[str], layer_weights: LayerWeights, default_weight: float,
-               reduction: str, extractor: VGGFeatures | None, arch: Any, weights: Any, pooling: Any,
-               default_arch: str) -> None:
-        checked = check_layers(layers, None, "layers")
+    #: Defaults of the subclass: its layers, its layer weight (None: 1/L) and the VGG it builds.
+    default_layers: ClassVar[tuple[str, ...]]
+    default_weight: ClassVar[float | None]
+    default_arch: ClassVar[str]
+
+    def __init__(self, *, layers: str | Sequence[str] | None = None, layer_weights: LayerWeights = None,
+                 reduction: Reduction = "mean", extractor: VGGFeatures | None = None, arch: str = UNSET,
+                 weights: Any = UNSET, pooling: str = UNSET) -> None:
+        super().__init__()
+        checked = check_layers(self.default_layers if layers is None else layers, None, "layers")
+        default = 1.0 / len(checked) if self.default_weight is None else self.default_weight
         self.set_options(layers=checked, reduction=check_reduction(reduction),
-                         layer_weights=tuple(check_layer_weights(checked, layer_weights,
-                                                                 default_weight or 1.0 / len(checked),
-                                                                 "layer_weights")))
-        self.setup_extractor(checked, extractor, arch, weights, pooling, default_arch)
+                         layer_weights=tuple(check_layer_weights(checked, layer_weights, default, "layer_weights")))
+        self.setup_extractor(checked, extractor, arch, weights, pooling, self.default_arch)
         self._cached: tuple[str, ...] = ()
 
     @torch.no_grad()
@@ -330,11 +335,9 @@ class StyleLoss(_CachedGramLoss):
     ``extractor=`` is given.
     """
 
-    def __init__(self, *, layers: str | Sequence[str] = JOHNSON_STYLE_LAYERS, layer_weights: LayerWeights = None,
-                 reduction: Reduction = "mean", extractor: VGGFeatures | None = None, arch: str = UNSET,
-                 weights: Any = UNSET, pooling: str = UNSET) -> None:
-        super().__init__()
-        self._setup(layers, layer_weights, 1.0, reduction, extractor, arch, weights, pooling, "vgg16")
+    default_layers = JOHNSON_STYLE_LAYERS
+    default_weight = 1.0
+    default_arch = "vgg16"
 
 
 class TextureLoss(_CachedGramLoss):
@@ -353,12 +356,9 @@ class TextureLoss(_CachedGramLoss):
     """
 
     gram_scale = 0.25
-
-    def __init__(self, *, layers: str | Sequence[str] = GATYS_STYLE_LAYERS, layer_weights: LayerWeights = None,
-                 reduction: Reduction = "mean", extractor: VGGFeatures | None = None, arch: str = UNSET,
-                 weights: Any = UNSET, pooling: str = UNSET) -> None:
-        super().__init__()
-        self._setup(layers, layer_weights, 0.0, reduction, extractor, arch, weights, pooling, "vgg19")
+    default_layers = GATYS_STYLE_LAYERS
+    default_weight = None  # 1/L
+    default_arch = "vgg19"
 
 
 class ContentStyleLoss(FeatureLoss):
