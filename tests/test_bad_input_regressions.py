@@ -257,3 +257,14 @@ def test_unbatched_inputs_where_torch_accepts_them() -> None:
     with pytest.raises(ValueError, match=r"input: expected a tensor of shape \(N, C, \*\)"):
         ilf.mse_loss(x[0, 0], x[0, 0])  # a bare (H, W) image is ambiguous: batch and channel dims are required
     torch.testing.assert_close(ilf.mse_loss(x[None], x[None] * 0), F.mse_loss(x, x * 0))
+
+
+def test_dice_class_absent_from_the_target() -> None:
+    """Macro Dice: a class absent from the target but predicted costs ~1; absent from both costs 0."""
+    target = torch.zeros(1, 4, 4, dtype=torch.long)  # only class 0 present
+    predicts_one = torch.full((1, 3, 4, 4), -20.0)
+    predicts_one[:, 1] = 20.0  # every pixel predicted as class 1
+    none = ilf.dice_loss(predicts_one, target, reduction="none")[0]
+    assert float(none[1]) > 0.99  # absent from the target, predicted everywhere: a false positive class
+    assert float(none[2]) < 1e-6  # absent from both: a perfect score
+    assert float(none[0]) > 0.99  # present, never predicted
