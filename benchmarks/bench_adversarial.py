@@ -8,16 +8,11 @@ hand-written version must stay at or below 1.10 (the penalty adds only argument 
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from _common import Row, peak_memory_mb, seed_all, time_median, with_ratios, write
-
+from benchmarks._common import Row, peak_memory_mb, seed_all, time_median, with_ratios, write
 from imagelosses.losses.penalties import gradient_penalty
 
 BASELINE = "hand-written autograd.grad double backward"

@@ -18,18 +18,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from _common import Row, peak_memory_mb, seed_all, time_median, with_ratios, write
-
+from benchmarks._common import Row, peak_memory_mb, seed_all, time_median, with_ratios, write
 from imagelosses.backbones import VGGFeatures
 from imagelosses.losses.cldice import SoftClDiceLoss
 from imagelosses.losses.topology import MOSINSKA_LAYERS, TopologyAwareLoss

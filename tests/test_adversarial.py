@@ -15,7 +15,6 @@ from typing import ClassVar
 import pytest
 import torch
 import torch.nn.functional as F
-from _harness import BadInput, BadOption, LossCase, StandardLossTests
 from monai.losses import PatchAdversarialLoss
 
 from imagelosses.losses.adversarial import (
@@ -28,6 +27,7 @@ from imagelosses.losses.adversarial import (
     wgan_critic_iterations,
 )
 from imagelosses.losses.penalties import GradientPenalty, gradient_penalty
+from tests._harness import BadInput, BadOption, LossCase, StandardLossTests
 
 N = 3
 SHAPE = (1, 2, 2)

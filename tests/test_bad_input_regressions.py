@@ -9,10 +9,10 @@ import io
 import pytest
 import torch
 import torch.nn.functional as F
-from vgg_fixtures import tiny_vgg
 
 import imagelosses as il
 from imagelosses import functional as ilf
+from tests.vgg_fixtures import tiny_vgg
 
 HALF = [torch.float16, torch.bfloat16]
 RTOL = {torch.float16: 2e-3, torch.bfloat16: 1.6e-2}

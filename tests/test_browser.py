@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_cli import TINY
 
 from imagelosses.cli import main
 from imagelosses.experiments import registry
 from imagelosses.experiments.report import section_id
+from tests.test_cli import TINY
 
 CHROMIUM = os.environ.get("IMAGELOSSES_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

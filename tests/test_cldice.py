@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 import torch
-from _harness import BadInput, BadOption, LossCase, StandardLossTests
 from monai.losses import SoftclDiceLoss as MonaiClDice
 from monai.losses import SoftDiceclDiceLoss as MonaiDiceClDice
 
 from imagelosses.losses.cldice import SoftClDiceLoss, soft_cldice_loss, soft_skeleton
+from tests._harness import BadInput, BadOption, LossCase, StandardLossTests
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -21,11 +21,11 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from vgg_fixtures import oxford_cache  # noqa: F401  (fixture)
 
 from imagelosses.cli import load_image, main
 from imagelosses.experiments import registry
 from imagelosses.experiments.base import Experiment, Figure, RunContext, RunOutput, Summary, Verdict
+from tests.vgg_fixtures import oxford_cache  # noqa: F401  (fixture)
 
 TESTS = Path(__file__).parent
 PY = sys.executable
@@ -434,8 +434,8 @@ def test_a_failing_experiment_is_reported_and_the_others_still_run(registered: N
 
 def test_ctrl_c_leaves_no_partial_file(tmp_path: Path) -> None:
     out, marker = tmp_path / "run", tmp_path / "marker"
-    script = (f"import sys; sys.path.insert(0, {str(TESTS)!r})\n"
-              "from test_cli import SLOW, TINY\nfrom imagelosses.experiments.registry import register\n"
+    script = (f"import sys; sys.path.insert(0, {str(TESTS.parent)!r})\n"
+              "from tests.test_cli import SLOW, TINY\nfrom imagelosses.experiments.registry import register\n"
               "register(TINY); register(SLOW)\nfrom imagelosses.cli import main\n"
               f"sys.exit(main(['experiments', '--only', 'test-tiny', 'test-slow', '--quick', '--out', {str(out)!r}]))")
     proc = subprocess.Popen([PY, "-c", script], env={**CHILD_ENV, "IMAGELOSSES_TEST_MARKER": str(marker)},

@@ -8,7 +8,6 @@ from typing import ClassVar
 import pytest
 import torch
 import torch.nn.functional as F
-from _harness import BadInput, BadOption, LossCase, StandardLossTests
 
 from imagelosses.losses.cycle import (
     CycleConsistencyLoss,
@@ -17,6 +16,7 @@ from imagelosses.losses.cycle import (
     cycle_consistency_loss,
     identity_loss,
 )
+from tests._harness import BadInput, BadOption, LossCase, StandardLossTests
 
 
 def images(dtype: torch.dtype, seed: int, scale: float):

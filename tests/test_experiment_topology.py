@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from vgg_fixtures import oxford_cache  # noqa: F401  (fixture)
 
 from imagelosses.experiments.base import VERDICTS, RunContext, Summary
 from imagelosses.experiments.topology import ARMS, EXPERIMENT, SCORES, TinyUNet, make_data, verdict
+from tests.vgg_fixtures import oxford_cache  # noqa: F401  (fixture)
 
 
 @pytest.fixture(autouse=True, scope="module")

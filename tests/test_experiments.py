@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from vgg_fixtures import oxford_cache  # noqa: F401  (fixture)
 
 from imagelosses.experiments import class_imbalance, pixel_vs_perceptual, style_texture, triplet_mining
 from imagelosses.experiments.base import VERDICTS, Experiment, RunContext, RunOutput, Summary
 from imagelosses.experiments.data import Cells, effect, make_cells
 from imagelosses.experiments.models import TinySR, TinyUNet, seeded
 from imagelosses.losses.style import gram_matrix
+from tests.vgg_fixtures import oxford_cache  # noqa: F401  (fixture)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

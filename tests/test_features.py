@@ -13,10 +13,10 @@ import torch
 import torch.nn.functional as F
 import torchvision.models.vgg as tv_vgg
 from torch import nn
-from vgg_fixtures import oxford_cache, require_oxford, tiny_vgg  # noqa: F401  (fixture)
 
 from imagelosses.backbones import VGGFeatures, WeightsUnavailableError, layer_names, oxford_vgg16_state_dict
 from imagelosses.backbones import weights as weights_mod
+from tests.vgg_fixtures import oxford_cache, require_oxford, tiny_vgg  # noqa: F401  (fixture)
 
 # ------------------------------------------------------------------------------------------------- Oxford
 

@@ -22,10 +22,10 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from vgg_fixtures import tiny_vgg
 
 import imagelosses
 from imagelosses import functional as ilf
+from tests.vgg_fixtures import tiny_vgg
 
 Make = Callable[[torch.Generator, int, int], tuple[Any, ...]]  # (generator, batch, side) -> args
 

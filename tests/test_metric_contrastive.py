@@ -7,9 +7,9 @@ from typing import ClassVar
 
 import pytest
 import torch
-from _harness import BadInput, BadOption, LossCase, StandardLossTests
 
 from imagelosses.embedding import ContrastiveLoss, batch_contrastive_loss, contrastive_loss
+from tests._harness import BadInput, BadOption, LossCase, StandardLossTests
 
 
 def _pairs(dtype, seed, scale):

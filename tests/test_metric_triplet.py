@@ -9,9 +9,9 @@ from typing import ClassVar
 
 import pytest
 import torch
-from _harness import BadInput, BadOption, LossCase, StandardLossTests
 
 from imagelosses.embedding import OfflineTripletLoss, TripletLoss, mine_triplets, triplet_loss, triplet_margin_loss
+from tests._harness import BadInput, BadOption, LossCase, StandardLossTests
 
 
 def _labelled(dtype: torch.dtype, seed: int, scale: float, b: int = 12, d: int = 5, classes: int = 4):

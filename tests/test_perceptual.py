@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 import torch
-from _harness import BadInput, BadOption, LossCase, StandardLossTests
-from vgg_fixtures import oxford_cache, tiny_vgg  # noqa: F401  (fixture)
 
 import imagelosses as il
 from imagelosses import functional as ilf
 from imagelosses.backbones import VGGFeatures
 from imagelosses.losses.style import GATYS_STYLE_LAYERS, JOHNSON_STYLE_LAYERS
+from tests._harness import BadInput, BadOption, LossCase, StandardLossTests
+from tests.vgg_fixtures import oxford_cache, tiny_vgg  # noqa: F401  (fixture)
 
 LAYERS = ("relu1_2", "relu2_1")
 EXT32 = tiny_vgg(LAYERS, seed=0)

@@ -8,11 +8,11 @@ from typing import ClassVar
 import pytest
 import torch
 import torch.nn.functional as F
-from _harness import BadInput, BadOption, LossCase, StandardLossTests
-from references import naive_pixel_cross_entropy
 
 import imagelosses as il
 from imagelosses import functional as ilf
+from tests._harness import BadInput, BadOption, LossCase, StandardLossTests
+from tests.references import naive_pixel_cross_entropy
 
 N, C, H, W = 3, 4, 5, 4
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_cli import TINY, tiny_verdict
 
 from imagelosses.experiments import registry
 from imagelosses.experiments.base import VERDICTS, Experiment, RunContext, RunOutput, Summary, Verdict
 from imagelosses.experiments.report import format_number, render_report, section_id
 from imagelosses.experiments.runner import atomic_output, atomic_write_text, format_summary, run_experiments
+from tests.test_cli import TINY, tiny_verdict
 
 
 def _experiment(name: str, run: object, verdict: object = None, seeds: int = 2) -> Experiment:

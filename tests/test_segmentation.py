@@ -7,11 +7,11 @@ from typing import ClassVar
 import pytest
 import torch
 import torch.nn.functional as F
-from _harness import BadInput, BadOption, LossCase, StandardLossTests
-from test_pixel import BINARY_BAD, COMMON_OPTIONS, binary_inputs, multiclass_inputs
 
 import imagelosses as il
 from imagelosses import functional as ilf
+from tests._harness import BadInput, BadOption, LossCase, StandardLossTests
+from tests.test_pixel import BINARY_BAD, COMMON_OPTIONS, binary_inputs, multiclass_inputs
 
 
 def two(fn):

@@ -10,8 +10,6 @@ from typing import Any
 
 import pytest
 import torch
-from _harness import BadInput, BadOption, LossCase, StandardLossTests
-from vgg_fixtures import oxford_cache, tiny_vgg  # noqa: F401  (fixture)
 
 import imagelosses as il
 from imagelosses.backbones import VGGFeatures
@@ -26,6 +24,8 @@ from imagelosses.losses.topology import (
     topology_aware_loss,
     topology_loss,
 )
+from tests._harness import BadInput, BadOption, LossCase, StandardLossTests
+from tests.vgg_fixtures import oxford_cache, tiny_vgg  # noqa: F401  (fixture)
 
 LAYERS = ("conv1_2", "conv2_1")  # receptive field 10 px
 SIDE = 10

@@ -10,9 +10,9 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from references import make_cells, naive_unet_weight_map
 
 from imagelosses import unet_weight_map
+from tests.references import make_cells, naive_unet_weight_map
 
 
 def gap_image(gap: int, height: int = 40, width: int = 60) -> np.ndarray:
