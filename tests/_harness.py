@@ -41,6 +41,23 @@ class BadInput:
     message: str
 
 
+def replace_arg(i: int, value: Any) -> Callable[[Inputs], tuple[Inputs, dict[str, Any]]]:
+    """A ``BadInput.make`` that replaces positional argument ``i`` by ``value(old)`` (or by ``value`` itself
+    when it is not callable, e.g. None)."""
+
+    def make(inputs: Inputs) -> tuple[Inputs, dict[str, Any]]:
+        args = list(inputs)
+        args[i] = value(inputs[i]) if callable(value) else value
+        return tuple(args), {}
+
+    return make
+
+
+def with_kwargs(**kwargs: Any) -> Callable[[Inputs], tuple[Inputs, dict[str, Any]]]:
+    """A ``BadInput.make`` that keeps the inputs and passes ``kwargs``."""
+    return lambda inputs: (inputs, kwargs)
+
+
 @dataclass
 class BadOption:
     """Build the module with ``kwargs`` (on top of the case's) and expect ``exc`` with ``message``."""

@@ -3,8 +3,7 @@ line of thick lines, and agreement with MONAI's SoftclDiceLoss / SoftDiceclDiceL
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -12,15 +11,11 @@ from monai.losses import SoftclDiceLoss as MonaiClDice
 from monai.losses import SoftDiceclDiceLoss as MonaiDiceClDice
 
 from imagelosses.losses.cldice import SoftClDiceLoss, soft_cldice_loss, soft_skeleton
-from tests._harness import BadInput, BadOption, LossCase, StandardLossTests
+from tests._harness import BadInput, BadOption, LossCase, StandardLossTests, replace_arg
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _inputs(shape: tuple[int, ...], logits: bool) -> Callable[[torch.dtype, int, float], tuple[torch.Tensor, ...]]:
@@ -33,21 +28,14 @@ def _inputs(shape: tuple[int, ...], logits: bool) -> Callable[[torch.dtype, int,
     return make
 
 
-def _replace(i: int, fn: Callable[[torch.Tensor], Any]) -> Callable[[tuple[Any, ...]], tuple[tuple[Any, ...], dict]]:
-    def make(inputs: tuple[Any, ...]) -> tuple[tuple[Any, ...], dict]:
-        args = list(inputs)
-        args[i] = fn(inputs[i])
-        return tuple(args), {}
-
-    return make
 
 
 BAD = [
-    BadInput("shape", _replace(1, lambda t: t[..., :3]), ValueError,
+    BadInput("shape", replace_arg(1, lambda t: t[..., :3]), ValueError,
              "target: expected shape matching input (2, 1, 6, 6), got (2, 1, 6, 3)"),
-    BadInput("0/255 target", _replace(1, lambda t: t * 255), ValueError,
+    BadInput("0/255 target", replace_arg(1, lambda t: t * 255), ValueError,
              "target: expected binary labels in [0, 1] (a 0/255 mask: divide it by 255), got values in [0, 255]"),
-    BadInput("integer target", _replace(1, lambda t: t.long()), TypeError,
+    BadInput("integer target", replace_arg(1, lambda t: t.long()), TypeError,
              "target: expected a floating-point tensor, got dtype torch.int64"),
     BadInput("1-D spatial", lambda a: ((a[0][:, :, 0], a[1][:, :, 0]), {}), ValueError,
              "input: expected a tensor of shape (N, C, H, W) or (N, C, D, H, W), got shape (2, 1, 6)"),
@@ -76,7 +64,7 @@ CASES = [
              make_inputs=_inputs((2, 2, 4, 5, 5), logits=False),
              kwargs={"from_logits": False, "alpha": 0.7, "smooth": 0.5},
              none_shape=lambda a: (a[0].shape[0],), identical=lambda a: (a[1], a[1]),
-             bad_inputs=[BadInput("shape", _replace(1, lambda t: t[:, :1]), ValueError,
+             bad_inputs=[BadInput("shape", replace_arg(1, lambda t: t[:, :1]), ValueError,
                                   "target: expected shape matching input (2, 2, 4, 5, 5), got (2, 1, 4, 5, 5)"),
                          *BAD[1:3]],
              bad_options=BAD_OPTIONS),

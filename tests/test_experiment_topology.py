@@ -4,7 +4,6 @@ verdict rule on synthetic summaries."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,13 +13,9 @@ from imagelosses.experiments.base import VERDICTS, RunContext, Summary
 from imagelosses.experiments.topology import ARMS, EXPERIMENT, SCORES, TinyUNet, make_data, verdict
 from tests.vgg_fixtures import oxford_cache  # noqa: F401  (fixture)
 
+pytestmark = pytest.mark.usefixtures("one_thread")
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+
 
 
 def test_data_has_known_ground_truth_and_is_reproducible() -> None:

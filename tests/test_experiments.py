@@ -5,7 +5,6 @@ synthetic summaries, and the helpers they rest on do what they say."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,19 +18,11 @@ from imagelosses.experiments.models import TinySR, TinyUNet, seeded
 from imagelosses.losses.style import gram_matrix
 from tests.vgg_fixtures import oxford_cache  # noqa: F401  (fixture)
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """One intra-op thread while these tests run: tiny networks gain nothing from two, and on a shared
-    two-core machine two threads per process oversubscribe the cores (10x slower under load)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def run_quick(experiment: Experiment, out: Path, seed: int = 0, figures: bool = True) -> RunOutput:

@@ -4,7 +4,7 @@ reference tests against naive loops and closed forms, autocast Grams, piq agreem
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,8 +14,10 @@ import imagelosses as il
 from imagelosses import functional as ilf
 from imagelosses.backbones import VGGFeatures
 from imagelosses.losses.style import GATYS_STYLE_LAYERS, JOHNSON_STYLE_LAYERS
-from tests._harness import BadInput, BadOption, LossCase, StandardLossTests
+from tests._harness import BadInput, BadOption, LossCase, StandardLossTests, replace_arg, with_kwargs
 from tests.vgg_fixtures import oxford_cache, tiny_vgg  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 LAYERS = ("relu1_2", "relu2_1")
 EXT32 = tiny_vgg(LAYERS, seed=0)
@@ -48,23 +50,14 @@ def _per_sample(inputs: tuple[torch.Tensor, ...]) -> tuple[int, ...]:
     return (inputs[0].shape[0],)
 
 
-def _replace(i: int, value: Any) -> Callable[[tuple[Any, ...]], tuple[tuple[Any, ...], dict[str, Any]]]:
-    def make(inputs: tuple[Any, ...]) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        args = list(inputs)
-        args[i] = value(inputs[i]) if callable(value) else value
-        return tuple(args), {}
-
-    return make
 
 
-def _kw(**kwargs: Any) -> Callable[[tuple[Any, ...]], tuple[tuple[Any, ...], dict[str, Any]]]:
-    return lambda inputs: (inputs, kwargs)
 
 
 COMMON_BAD = [
-    BadInput("unknown layer", _kw(layers=("relu9_9",), layer_weights=None), ValueError,
+    BadInput("unknown layer", with_kwargs(layers=("relu9_9",), layer_weights=None), ValueError,
              "layers: expected layer names of vgg16: conv1_1, relu1_1, conv1_2"),
-    BadInput("past truncation", _kw(layers=("relu3_1",), layer_weights=None), ValueError,
+    BadInput("past truncation", with_kwargs(layers=("relu3_1",), layer_weights=None), ValueError,
              "layers: expected layers up to 'relu2_1' (this extractor is truncated there"),
     BadInput("four channels", lambda inputs: (tuple(x.repeat(1, 2, 1, 1)[:, :4] for x in inputs[:2]), {}), ValueError,
              ": expected 1 or 3 channels"),  # input or target, whichever the loss reads first
@@ -72,8 +65,8 @@ COMMON_BAD = [
              "input: expected a floating-point tensor, got dtype torch.int64"),
     BadInput("too small", lambda inputs: ((inputs[0][..., :1, :1], inputs[1][..., :1, :1]), {}), ValueError,
              ": expected height and width >= 2 for layer 'relu2_1'"),  # input or target, as above
-    BadInput("no extractor", _kw(extractor=None), ValueError, "extractor: expected a VGGFeatures"),
-    BadInput("bad reduction", _kw(reduction="avg"), ValueError,
+    BadInput("no extractor", with_kwargs(extractor=None), ValueError, "extractor: expected a VGGFeatures"),
+    BadInput("bad reduction", with_kwargs(reduction="avg"), ValueError,
              "reduction: expected one of 'none', 'mean', 'sum', got 'avg'"),
 ]
 
@@ -109,12 +102,13 @@ CASES = [
         identical=lambda inputs: (inputs[0], inputs[0]),
         bad_inputs=[
             *COMMON_BAD,
-            BadInput("shape mismatch", _replace(1, lambda y: y[:, :, :2]), ValueError,
+            BadInput("shape mismatch", replace_arg(1, lambda y: y[:, :, :2]), ValueError,
                      "target: expected shape matching input (2, 3, 4, 4), got (2, 3, 2, 4)"),
-            BadInput("criterion", _kw(criterion="l3"), ValueError, "criterion: expected one of 'mse', 'l1', got 'l3'"),
-            BadInput("weights length", _kw(layer_weights=(1.0,)), ValueError,
+            BadInput("criterion", with_kwargs(criterion="l3"), ValueError,
+                     "criterion: expected one of 'mse', 'l1', got 'l3'"),
+            BadInput("weights length", with_kwargs(layer_weights=(1.0,)), ValueError,
                      "layer_weights: expected 2 weights, one per layer of ('relu1_2', 'relu2_1'), got 1"),
-            BadInput("negative weight", _kw(layer_weights=(1.0, -1.0)), ValueError,
+            BadInput("negative weight", with_kwargs(layer_weights=(1.0, -1.0)), ValueError,
                      "layer_weights[1]: expected a finite number >= 0.0, got -1.0"),
         ],
         bad_options=[*FEATURE_OPTIONS, *LAYER_OPTIONS,
@@ -142,9 +136,9 @@ CASES = [
         batch_args=(0,),
         bad_inputs=[
             *COMMON_BAD,
-            BadInput("style batch", _replace(1, lambda y: y.repeat(3, 1, 1, 1)), ValueError,
+            BadInput("style batch", replace_arg(1, lambda y: y.repeat(3, 1, 1, 1)), ValueError,
                      "target['relu1_2']: expected Gram matrices of shape (1 or 2, 64, 64), got shape (3, 64, 64)"),
-            BadInput("no target", _replace(1, None), ValueError,
+            BadInput("no target", replace_arg(1, None), ValueError,
                      "target: expected an image batch, a feature dict, or target_grams, got None"),
         ],
         bad_options=[*FEATURE_OPTIONS, *LAYER_OPTIONS],
@@ -170,11 +164,11 @@ CASES = [
         identical=lambda inputs: (inputs[0], inputs[0], inputs[0]),
         batch_args=(0, 1, 2),
         bad_inputs=[
-            BadInput("content shape", _replace(1, lambda y: y[:, :, :2]), ValueError,
+            BadInput("content shape", replace_arg(1, lambda y: y[:, :, :2]), ValueError,
                      "content: expected shape matching input (2, 3, 4, 4), got (2, 3, 2, 4)"),
-            BadInput("negative alpha", _kw(content_weight=-1.0), ValueError,
+            BadInput("negative alpha", with_kwargs(content_weight=-1.0), ValueError,
                      "content_weight: expected a finite number >= 0.0, got -1.0"),
-            BadInput("no style", _replace(2, None), ValueError,
+            BadInput("no style", replace_arg(2, None), ValueError,
                      "style: expected an image batch, a feature dict, or style_grams, got None"),
         ],
         bad_options=[*FEATURE_OPTIONS,
@@ -186,14 +180,6 @@ CASES = [
 ]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """Tiny inputs gain nothing from intra-op threads, and on a busy 2-core machine spinning threads make
-    each call 10-50x slower; restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 class TestFeatureLossesStandard(StandardLossTests):

@@ -5,7 +5,7 @@ claim on the real Oxford weights, one-pass sharing in CombinedFeatureLoss, and t
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -24,8 +24,10 @@ from imagelosses.losses.topology import (
     topology_aware_loss,
     topology_loss,
 )
-from tests._harness import BadInput, BadOption, LossCase, StandardLossTests
+from tests._harness import BadInput, BadOption, LossCase, StandardLossTests, replace_arg, with_kwargs
 from tests.vgg_fixtures import oxford_cache, tiny_vgg  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 LAYERS = ("conv1_2", "conv2_1")  # receptive field 10 px
 SIDE = 10
@@ -33,12 +35,6 @@ EXT32 = tiny_vgg(LAYERS, seed=0)
 EXTRACTORS = {torch.float32: EXT32, torch.float64: copy.deepcopy(EXT32).double()}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _with_extractor(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -65,36 +61,28 @@ def _maps(logits: bool) -> Callable[[torch.dtype, int, float], tuple[torch.Tenso
     return make
 
 
-def _replace(i: int, value: Callable[[torch.Tensor], Any]) -> Callable[[tuple[Any, ...]], tuple[tuple[Any, ...], dict]]:
-    def make(inputs: tuple[Any, ...]) -> tuple[tuple[Any, ...], dict]:
-        args = list(inputs)
-        args[i] = value(inputs[i])
-        return tuple(args), {}
-
-    return make
 
 
-def _kw(**kwargs: Any) -> Callable[[tuple[Any, ...]], tuple[tuple[Any, ...], dict]]:
-    return lambda inputs: (inputs, kwargs)
 
 
 COMMON_BAD = [
-    BadInput("3-channel mask", _replace(1, lambda y: y.repeat(1, 3, 1, 1)), ValueError,
+    BadInput("3-channel mask", replace_arg(1, lambda y: y.repeat(1, 3, 1, 1)), ValueError,
              "target: expected one channel (N, 1, H, W) (a mask; it is repeated to 3 channels inside), "
              "got shape (2, 3, 10, 10)"),
     BadInput("smaller than receptive field", lambda a: ((a[0][..., :9, :], a[1][..., :9, :]), {}), ValueError,
              "input: expected height and width >= 10, the receptive field of 'conv2_1' (vgg16), got shape "
              "(2, 1, 9, 10)"),
-    BadInput("mismatched shapes", _replace(1, lambda y: torch.cat([y, y], -1)), ValueError,
+    BadInput("mismatched shapes", replace_arg(1, lambda y: torch.cat([y, y], -1)), ValueError,
              "target: expected shape matching input (2, 1, 10, 10), got (2, 1, 10, 20)"),
-    BadInput("0/255 mask", _replace(1, lambda y: y * 255), ValueError,
+    BadInput("0/255 mask", replace_arg(1, lambda y: y * 255), ValueError,
              "target: expected binary labels in [0, 1] (a 0/255 mask: divide it by 255), got values in [0, 255]"),
-    BadInput("integer map", _replace(0, lambda x: x.long()), TypeError,
+    BadInput("integer map", replace_arg(0, lambda x: x.long()), TypeError,
              "input: expected a floating-point tensor, got dtype torch.int64"),
-    BadInput("3-D map", _replace(0, lambda x: x[:, 0]), ValueError, "input: expected a tensor of shape (N, 1, H, W)"),
-    BadInput("unknown layer", _kw(layers=("conv3_4",)), ValueError,
+    BadInput("3-D map", replace_arg(0, lambda x: x[:, 0]), ValueError,
+             "input: expected a tensor of shape (N, 1, H, W)"),
+    BadInput("unknown layer", with_kwargs(layers=("conv3_4",)), ValueError,
              "layers: expected layer names of vgg16: conv1_1, relu1_1"),
-    BadInput("reduction", _kw(reduction="avg"), ValueError,
+    BadInput("reduction", with_kwargs(reduction="avg"), ValueError,
              "reduction: expected one of 'none', 'mean', 'sum', got 'avg'"),
 ]
 
@@ -134,11 +122,11 @@ CASES = [
         none_shape=lambda a: (a[0].shape[0],),
         bad_inputs=[
             *COMMON_BAD,
-            BadInput("negative mu", _kw(mu=-0.1), ValueError, "mu: expected a finite number >= 0.0, got -0.1"),
-            BadInput("pixel loss shape", _kw(pixel_loss=il.DiceLoss(reduction="none")), ValueError,
+            BadInput("negative mu", with_kwargs(mu=-0.1), ValueError, "mu: expected a finite number >= 0.0, got -0.1"),
+            BadInput("pixel loss shape", with_kwargs(pixel_loss=il.DiceLoss(reduction="none")), ValueError,
                      "pixel_loss: expected a value of shape () for reduction='mean' (configure the pixel loss's own "
                      "reduction to match), got shape (2, 1)"),
-            BadInput("pixel loss not callable", _kw(pixel_loss="bce"), TypeError,
+            BadInput("pixel loss not callable", with_kwargs(pixel_loss="bce"), TypeError,
                      "pixel_loss: expected None (binary cross-entropy from logits) or a loss on (logits, target)"),
             BadInput("nan", lambda a: ((a[0] * float("nan"), a[1]), {"check_finite": True}), ValueError,
                      "input: expected finite values, got 200 NaN or infinite entries"),
