@@ -3,7 +3,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import torch
+
+from imagelosses.experiments.base import single_thread
 
 
 @pytest.fixture(scope="module")
@@ -11,12 +12,8 @@ def one_thread() -> Iterator[None]:
     """One intra-op thread for a module of tiny-tensor tests (``pytestmark = pytest.mark.usefixtures(
     "one_thread")``): they gain nothing from two, and on a shared two-core machine two threads per process
     oversubscribe the cores and run 10-50x slower. The thread count is restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with single_thread():
         yield
-    finally:
-        torch.set_num_threads(before)
 
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 import torch
@@ -15,27 +14,18 @@ from imagelosses import functional as ilf
 from imagelosses.backbones import VGGFeatures
 from imagelosses.losses.style import GATYS_STYLE_LAYERS, JOHNSON_STYLE_LAYERS
 from tests._harness import BadInput, BadOption, LossCase, StandardLossTests, replace_arg, with_kwargs
-from tests.vgg_fixtures import oxford_cache, tiny_vgg  # noqa: F401  (fixture)
+from tests.vgg_fixtures import TinyExtractors, oxford_cache, tiny_vgg  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 LAYERS = ("relu1_2", "relu2_1")
-EXT32 = tiny_vgg(LAYERS, seed=0)
-EXTRACTORS = {torch.float32: EXT32, torch.float64: copy.deepcopy(EXT32).double()}
+TINY = TinyExtractors(LAYERS)
+EXT32 = TINY.float32
+EXTRACTORS = TINY.by_dtype
 
 
-def _with_extractor(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """The functional with the tiny extractor matching the input dtype (float64 for gradcheck)."""
-
-    def call(*inputs: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("extractor", EXTRACTORS.get(inputs[0].dtype, EXT32))
-        return fn(*inputs, **kwargs)
-
-    return call
 
 
-def _module(cls: type) -> Callable[..., torch.nn.Module]:
-    return lambda **kwargs: cls(**{"extractor": EXT32, **kwargs})
 
 
 def _images(*shapes: tuple[int, ...]) -> Callable[[torch.dtype, int, float], tuple[torch.Tensor, ...]]:
@@ -86,16 +76,11 @@ LAYER_OPTIONS = [
 ]
 
 
-def _module_opts(cls: type) -> Callable[..., torch.nn.Module]:
-    """Like _module, but a bad-option test may pass its own extractor."""
-    return lambda **kwargs: cls(**{"extractor": EXT32, **kwargs})
-
-
 CASES = [
     LossCase(
         name="perceptual_mse",
-        functional=_with_extractor(ilf.perceptual_loss),
-        module=_module(il.PerceptualLoss),
+        functional=TINY.functional(ilf.perceptual_loss),
+        module=TINY.module(il.PerceptualLoss),
         make_inputs=_images((2, 3, 4, 4), (2, 3, 4, 4)),
         kwargs={"layers": LAYERS, "layer_weights": (1.0, 0.5)},
         none_shape=_per_sample,
@@ -117,8 +102,8 @@ CASES = [
     ),
     LossCase(
         name="perceptual_l1_grey",
-        functional=_with_extractor(ilf.perceptual_loss),
-        module=_module(il.PerceptualLoss),
+        functional=TINY.functional(ilf.perceptual_loss),
+        module=TINY.module(il.PerceptualLoss),
         make_inputs=_images((2, 1, 4, 4), (2, 1, 4, 4)),
         kwargs={"layers": ("relu2_1",), "criterion": "l1"},
         none_shape=_per_sample,
@@ -128,8 +113,8 @@ CASES = [
     ),
     LossCase(
         name="style_one_style_image",
-        functional=_with_extractor(ilf.style_loss),
-        module=_module(il.StyleLoss),
+        functional=TINY.functional(ilf.style_loss),
+        module=TINY.module(il.StyleLoss),
         make_inputs=_images((2, 3, 4, 4), (1, 3, 6, 6)),  # one style image of another size, broadcast
         kwargs={"layers": LAYERS},
         none_shape=_per_sample,
@@ -145,8 +130,8 @@ CASES = [
     ),
     LossCase(
         name="texture",
-        functional=_with_extractor(ilf.texture_loss),
-        module=_module(il.TextureLoss),
+        functional=TINY.functional(ilf.texture_loss),
+        module=TINY.module(il.TextureLoss),
         make_inputs=_images((2, 3, 4, 4), (2, 3, 4, 4)),
         kwargs={"layers": LAYERS},
         none_shape=_per_sample,
@@ -156,8 +141,8 @@ CASES = [
     ),
     LossCase(
         name="content_style",
-        functional=_with_extractor(ilf.content_style_loss),
-        module=_module(il.ContentStyleLoss),
+        functional=TINY.functional(ilf.content_style_loss),
+        module=TINY.module(il.ContentStyleLoss),
         make_inputs=_images((2, 3, 4, 4), (2, 3, 4, 4), (2, 3, 4, 4)),
         kwargs={"content_layers": ("relu2_1",), "style_layers": LAYERS, "style_weight": 10.0},
         none_shape=_per_sample,

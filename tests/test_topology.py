@@ -4,9 +4,7 @@ claim on the real Oxford weights, one-pass sharing in CombinedFeatureLoss, and t
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 import torch
@@ -25,28 +23,21 @@ from imagelosses.losses.topology import (
     topology_loss,
 )
 from tests._harness import BadInput, BadOption, LossCase, StandardLossTests, replace_arg, with_kwargs
-from tests.vgg_fixtures import oxford_cache, tiny_vgg  # noqa: F401  (fixture)
+from tests.vgg_fixtures import TinyExtractors, oxford_cache, tiny_vgg  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 LAYERS = ("conv1_2", "conv2_1")  # receptive field 10 px
 SIDE = 10
-EXT32 = tiny_vgg(LAYERS, seed=0)
-EXTRACTORS = {torch.float32: EXT32, torch.float64: copy.deepcopy(EXT32).double()}
+TINY = TinyExtractors(LAYERS)
+EXT32 = TINY.float32
+EXTRACTORS = TINY.by_dtype
 
 
 
 
-def _with_extractor(fn: Callable[..., Any]) -> Callable[..., Any]:
-    def call(*inputs: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("extractor", EXTRACTORS.get(inputs[0].dtype, EXT32))
-        return fn(*inputs, **kwargs)
-
-    return call
 
 
-def _module(cls: type) -> Callable[..., torch.nn.Module]:
-    return lambda **kwargs: cls(extractor=EXT32, **kwargs)
 
 
 def _maps(logits: bool) -> Callable[[torch.dtype, int, float], tuple[torch.Tensor, torch.Tensor]]:
@@ -98,8 +89,8 @@ BAD_OPTIONS = [
 CASES = [
     LossCase(
         name="topology",
-        functional=_with_extractor(topology_loss),
-        module=_module(TopologyLoss),
+        functional=TINY.functional(topology_loss),
+        module=TINY.module(TopologyLoss),
         make_inputs=_maps(logits=False),
         kwargs={"layers": LAYERS, "layer_weights": (1.0, 0.5)},
         none_shape=lambda a: (a[0].shape[0],),
@@ -115,8 +106,8 @@ CASES = [
     ),
     LossCase(
         name="topology_aware",
-        functional=_with_extractor(topology_aware_loss),
-        module=_module(TopologyAwareLoss),
+        functional=TINY.functional(topology_aware_loss),
+        module=TINY.module(TopologyAwareLoss),
         make_inputs=_maps(logits=True),
         kwargs={"layers": LAYERS, "mu": 0.3},
         none_shape=lambda a: (a[0].shape[0],),

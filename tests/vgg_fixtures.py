@@ -7,10 +7,12 @@ user cache runs the real conversion and nothing touches ``~/.cache``.
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import torch
@@ -50,3 +52,24 @@ def tiny_vgg(layers: tuple[str, ...] = ("relu1_2",), *, seed: int = 0, arch: str
     with torch.random.fork_rng():  # leave the global generator as it was
         torch.manual_seed(seed)
         return VGGFeatures(arch, layers, weights=None, pooling=pooling).to(dtype)
+
+
+class TinyExtractors:
+    """A random-weight tiny VGG in float32 and its float64 copy (for gradcheck), chosen by the input's dtype."""
+
+    def __init__(self, layers: tuple[str, ...], *, seed: int = 0) -> None:
+        self.float32 = tiny_vgg(layers, seed=seed)
+        self.by_dtype = {torch.float32: self.float32, torch.float64: copy.deepcopy(self.float32).double()}
+
+    def functional(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` with ``extractor=`` the tiny VGG of the first input's dtype (unless given)."""
+
+        def call(*inputs: Any, **kwargs: Any) -> Any:
+            kwargs.setdefault("extractor", self.by_dtype.get(inputs[0].dtype, self.float32))
+            return fn(*inputs, **kwargs)
+
+        return call
+
+    def module(self, cls: type) -> Callable[..., torch.nn.Module]:
+        """``cls`` built on the float32 tiny VGG (unless ``extractor=`` is given)."""
+        return lambda **kwargs: cls(**{"extractor": self.float32, **kwargs})

@@ -10,7 +10,8 @@ Each experiment module under :mod:`imagelosses.experiments` defines one module-l
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +19,7 @@ from typing import Any, Literal
 import torch
 
 __all__ = ["VERDICTS", "Experiment", "Figure", "RunContext", "RunOutput", "Summary", "Verdict", "VerdictLabel",
-           "decide"]
+           "decide", "single_thread"]
 
 VerdictLabel = Literal["holds", "does not hold at this scale", "inconclusive"]
 VERDICTS: tuple[str, ...] = ("holds", "does not hold at this scale", "inconclusive")
@@ -85,6 +86,18 @@ class Summary:
 class Verdict:
     label: VerdictLabel
     reason: str  # the numbers the rule compared, in words
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Run tiny networks on one intra-op thread (faster than two for small networks, and immune to the
+    oversubscription a busy machine causes); the previous thread count is restored on exit."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def decide(reason: str, *, holds: bool, fails: bool) -> Verdict:

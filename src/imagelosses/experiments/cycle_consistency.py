@@ -26,9 +26,8 @@ from torch import Tensor, nn
 
 from ..losses.adversarial import discriminator_loss, generator_loss
 from ..losses.cycle import ImagePool, cycle_consistency_loss
-from .base import Experiment, Figure, RunContext, RunOutput, Summary, Verdict, decide
+from .base import Experiment, Figure, RunContext, RunOutput, Summary, Verdict, decide, single_thread
 from .data import save_pyplot_figure
-from .gan_objectives import single_thread
 
 FIGURE_TITLE = "8 held-out digits (8×8 px, intensity 0–1, same grey scale throughout)"
 FIGURE_CAPTION = ("Rows: input digits a, the true translation T(a) = 1 − mirror(a), then G(a) and the reconstruction "

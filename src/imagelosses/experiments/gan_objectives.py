@@ -25,8 +25,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -34,7 +33,7 @@ from torch import Tensor, nn
 
 from ..losses.adversarial import clip_weights_, discriminator_loss, generator_loss, wgan_critic_iterations
 from ..losses.penalties import gradient_penalty
-from .base import Experiment, Figure, RunContext, RunOutput, Summary, Verdict, decide
+from .base import Experiment, Figure, RunContext, RunOutput, Summary, Verdict, decide, single_thread
 from .data import save_pyplot_figure
 
 N_EVAL = 2500
@@ -45,16 +44,6 @@ OBJECTIVES = ("minimax", "nonsaturating", "lsgan", "wgan", "wgan-gp", "hinge")
 DATASETS = ("ring", "grid")
 
 
-@contextmanager
-def single_thread() -> Iterator[None]:
-    """Run tiny networks on one intra-op thread (faster than two for 64-wide MLPs, and immune to the
-    oversubscription a busy machine causes); the previous thread count is restored on exit."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def mode_centres(dataset: str) -> Tensor:
