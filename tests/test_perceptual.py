@@ -591,3 +591,15 @@ def test_texture_paper_layers_reproduce_its_loss() -> None:
     torch.testing.assert_close(ilf.texture_loss(x, texture, extractor=vgg, layers=layers), expect)
     torch.testing.assert_close(il.TextureLoss(extractor=vgg, layers=layers).set_target(texture)(x), expect)
     assert (fx["conv1_1"] < 0).any()  # the pre-activation; "relu1_1" is Caffe's in-place conv1_1 blob
+
+
+def test_feature_dicts_of_another_shape_name_the_layer() -> None:
+    """A precomputed target (or content) feature dict is checked layer by layer against the input's maps."""
+    feats = {"relu1_2": torch.rand(2, 4, 6, 6), "relu2_1": torch.rand(2, 8, 3, 3)}
+    other = {**feats, "relu2_1": torch.rand(2, 8, 3, 2)}
+    message = r"^target\['relu2_1'\]: expected shape matching input \(2, 8, 3, 3\), got \(2, 8, 3, 2\)$"
+    with pytest.raises(ValueError, match=message):
+        ilf.perceptual_loss(feats, other, layers=LAYERS)
+    with pytest.raises(ValueError, match=message.replace("target", "content")):
+        ilf.content_style_loss(feats, other, feats, content_layers=LAYERS, style_layers=("relu1_2",))
+    assert torch.isfinite(ilf.perceptual_loss(feats, dict(feats), layers=LAYERS))

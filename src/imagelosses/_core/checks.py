@@ -180,12 +180,14 @@ def check_int(value: Any, name: str, *, low: int | None = None, what: str | None
     return int(value)
 
 
-def check_prediction(input: object, check_finite: bool, *, name: str = "input") -> Tensor:
-    """A non-empty floating ``(N, C, *)`` prediction (logits, images); finite when ``check_finite``."""
+def check_prediction(input: object, check_finite: bool, *, name: str = "input", ndims: Sequence[int] = range(2, 8),
+                     layout: str = "(N, C, *)") -> Tensor:
+    """A non-empty floating prediction (logits, images, critic scores, samples) of one of ``ndims``
+    dimensions, laid out as ``layout``; finite when ``check_finite``."""
     input = check_floating(input, name)
     if input.is_meta and eager():
         fail(name, "a tensor with data (meta tensors carry only a shape)", "a tensor on the meta device")
-    check_ndim(input, name, range(2, 8), "(N, C, *)")
+    check_ndim(input, name, ndims, layout)
     check_nonempty(input, name)
     return require_finite(input, name) if check_finite else input
 

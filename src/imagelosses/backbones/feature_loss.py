@@ -26,8 +26,8 @@ from .._core.checks import check_floating, check_ndim, check_number, check_optio
 from .._core.module import Loss
 from .vgg import ARCHS, POOLINGS, VGGFeatures
 
-__all__ = ["UNSET", "FeatureLoss", "Features", "LayerWeights", "check_feature_pair", "check_layer_weights",
-           "extract_features"]
+__all__ = ["UNSET", "FeatureLoss", "Features", "LayerWeights", "check_layer_weights", "extract_features",
+           "extract_paired_features"]
 
 Features = Mapping[str, Tensor]
 LayerWeights = Sequence[float] | Mapping[str, float] | None
@@ -42,21 +42,23 @@ class _Unset:
 UNSET: Any = _Unset()
 
 
-def check_layer_weights(layers: tuple[str, ...], layer_weights: LayerWeights, default: float, name: str) -> list[float]:
+def check_layer_weights(layers: tuple[str, ...], layer_weights: LayerWeights, default: float,
+                        name: str = "layer_weights") -> tuple[float, ...]:
     """One non-negative weight per layer from a sequence, a dict layer -> weight, or None (``default``)."""
     if layer_weights is None:
-        return [default] * len(layers)
+        return (default,) * len(layers)
     if isinstance(layer_weights, Mapping):
         extra = sorted(set(layer_weights) - set(layers))
         if extra:
             fail(name, f"weights for layers among {layers}", f"weights for {extra}")
-        return [check_number(layer_weights.get(layer, default), f"{name}[{layer!r}]", low=0.0) for layer in layers]
+        return tuple(check_number(layer_weights.get(layer, default), f"{name}[{layer!r}]", low=0.0)
+                     for layer in layers)
     if isinstance(layer_weights, (str, bytes)) or not isinstance(layer_weights, Sequence):
         fail(name, "a sequence of floats, a dict layer -> float, or None", type(layer_weights).__name__,
              exc=TypeError)
     if len(layer_weights) != len(layers):
         fail(name, f"{len(layers)} weights, one per layer of {layers}", f"{len(layer_weights)}")
-    return [check_number(v, f"{name}[{i}]", low=0.0) for i, v in enumerate(layer_weights)]
+    return tuple(check_number(v, f"{name}[{i}]", low=0.0) for i, v in enumerate(layer_weights))
 
 
 def extract_features(x: Tensor | Features, layers: tuple[str, ...], extractor: torch.nn.Module | None, name: str,
@@ -83,9 +85,21 @@ def extract_features(x: Tensor | Features, layers: tuple[str, ...], extractor: t
         return dict(extractor(x, layers=layers, **kwargs))
 
 
-def check_feature_pair(a: Tensor, b: Tensor, layer: str, name: str) -> None:
-    if a.shape != b.shape:
-        fail(f"{name}[{layer!r}]", f"shape matching input {fmt_shape(a.shape)}", fmt_shape(b.shape))
+def extract_paired_features(input: Tensor | Features, target: Tensor | Features, layers: tuple[str, ...],
+                            target_layers: tuple[str, ...], extractor: torch.nn.Module | None,
+                            target_name: str) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """Features of ``input`` at ``layers`` and of a target compared with it position by position (the
+    perceptual and content targets) at ``target_layers``, a subset of ``layers``: the target image must
+    have the input's shape, and each target feature map the input's map's shape."""
+    if isinstance(input, Tensor) and isinstance(target, Tensor) and target.shape != input.shape:
+        fail(target_name, f"shape matching input {fmt_shape(input.shape)}", fmt_shape(target.shape))
+    fi = extract_features(input, layers, extractor, "input")
+    ft = extract_features(target, target_layers, extractor, target_name, target=True)
+    for layer, b in ft.items():
+        if b.shape != fi[layer].shape:
+            fail(f"{target_name}[{layer!r}]", f"shape matching input {fmt_shape(fi[layer].shape)}",
+                 fmt_shape(b.shape))
+    return fi, ft
 
 
 class FeatureLoss(Loss):

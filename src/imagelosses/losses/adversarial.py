@@ -28,18 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._core.checks import (
-    check_bool,
-    check_floating,
-    check_int,
-    check_ndim,
-    check_nonempty,
-    check_number,
-    check_option,
-    fail,
-    fmt_shape,
-    require_finite,
-)
+from .._core.checks import check_bool, check_int, check_number, check_option, check_prediction, fail, fmt_shape
 from .._core.dtypes import at_least_float32, nan_if_nonfinite
 from .._core.module import Loss
 from .._core.reduction import Reduction, check_reduction
@@ -79,10 +68,7 @@ def _check_options(kind: str, a: float, b: float, c: float, label_smoothing: flo
 
 
 def _check_scores(x: Tensor, name: str, check_finite: bool) -> Tensor:
-    check_floating(x, name)
-    check_ndim(x, name, range(1, 8), "(N, *)")
-    check_nonempty(x, name)
-    return require_finite(x, name) if check_finite else x
+    return check_prediction(x, check_finite, name=name, ndims=range(1, 8), layout="(N, *)")
 
 
 def _pair(real: Scores | None, fake: Scores, reduction: str) -> list[tuple[Tensor | None, Tensor]]:

@@ -18,7 +18,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from .._core.checks import check_floating, check_int, check_ndim, check_nonempty, check_number, fail, fmt_shape
+from .._core.checks import check_floating, check_int, check_number, check_prediction, fail, fmt_shape
 from .._core.dtypes import at_least_float32
 from .._core.module import Loss
 from .._core.reduction import Reduction
@@ -162,9 +162,7 @@ class ImagePool:
         return self.query(images)
 
     def query(self, images: Tensor) -> Tensor:
-        check_floating(images, "images")
-        check_ndim(images, "images", range(1, 8), "(N, *)")
-        check_nonempty(images, "images")
+        check_prediction(images, False, name="images", ndims=range(1, 8), layout="(N, *)")
         if self.size == 0:
             return images
         if self.images and images.shape[1:] != self.images[0].shape:

@@ -22,17 +22,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from .._core.checks import (
-    check_bool,
-    check_floating,
-    check_ndim,
-    check_nonempty,
-    check_number,
-    check_option,
-    check_same_shape,
-    fail,
-    fmt_shape,
-)
+from .._core.checks import check_bool, check_number, check_option, check_prediction, check_same_shape, fail, fmt_shape
 from .._core.dtypes import at_least_float32, nan_if_nonfinite
 from .._core.module import Loss
 from .._core.reduction import Reduction, check_reduction, reduce
@@ -53,9 +43,7 @@ def _check_options(kind: str, weight: float | None, one_sided: bool, reduction: 
 
 
 def _check_sample(x: Any, name: str) -> Tensor:
-    check_floating(x, name)
-    check_ndim(x, name, range(1, 8), "(N, *)")
-    return check_nonempty(x, name)
+    return check_prediction(x, False, name=name, ndims=range(1, 8), layout="(N, *)")
 
 
 def _points(kind: str, real: Tensor | None, fake: Tensor | None, generator: torch.Generator | None) -> Tensor:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from .._core.checks import check_option, check_same_shape
+from .._core.checks import check_option
 from .._core.dtypes import at_least_float32
 from .._core.reduction import Reduction, check_reduction, reduce
 from ..backbones.feature_loss import (
@@ -22,9 +22,8 @@ from ..backbones.feature_loss import (
     FeatureLoss,
     Features,
     LayerWeights,
-    check_feature_pair,
     check_layer_weights,
-    extract_features,
+    extract_paired_features,
 )
 from ..backbones.vgg import VGGFeatures, check_layers
 
@@ -70,21 +69,16 @@ def perceptual_loss(input: Tensor | Features, target: Tensor | Features, *, extr
     """
     layers = check_layers(layers, None, "layers")
     return _perceptual(input, target, extractor, layers=layers,
-                       layer_weights=tuple(check_layer_weights(layers, layer_weights, 1.0, "layer_weights")),
+                       layer_weights=check_layer_weights(layers, layer_weights, 1.0),
                        criterion=check_option(criterion, "criterion", CRITERIA), reduction=check_reduction(reduction))
 
 
 def _perceptual(input: Tensor | Features, target: Tensor | Features, extractor: torch.nn.Module | None, *,
                 layers: tuple[str, ...], layer_weights: tuple[float, ...], criterion: str, reduction: str) -> Tensor:
-    if isinstance(input, Tensor) and isinstance(target, Tensor):
-        check_same_shape(target, "target", input, "input")
-    fi = extract_features(input, layers, extractor, "input")
-    ft = extract_features(target, layers, extractor, "target", target=True)
+    fi, ft = extract_paired_features(input, target, layers, layers, extractor, "target")
     total: Tensor | None = None
     for (layer, a), w in zip(fi.items(), layer_weights, strict=True):
-        b = ft[layer]
-        check_feature_pair(a, b, layer, "target")
-        diff = at_least_float32(a) - at_least_float32(b)
+        diff = at_least_float32(a) - at_least_float32(ft[layer])
         per = (diff.square() if criterion == "mse" else diff.abs()).mean(dim=tuple(range(1, diff.ndim))) * w
         total = per if total is None else total + per
     return reduce(total, reduction)  # type: ignore[arg-type]
@@ -117,7 +111,7 @@ class PerceptualLoss(FeatureLoss):
         super().__init__()
         layers = check_layers(layers, None, "layers")
         self.set_options(layers=layers,
-                         layer_weights=tuple(check_layer_weights(layers, layer_weights, 1.0, "layer_weights")),
+                         layer_weights=check_layer_weights(layers, layer_weights, 1.0),
                          criterion=check_option(criterion, "criterion", CRITERIA), reduction=check_reduction(reduction))
         self.setup_extractor(layers, extractor, arch, weights, pooling, "vgg16")
 

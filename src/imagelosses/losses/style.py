@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal, NamedTuple
 import torch
 from torch import Tensor
 
-from .._core.checks import check_floating, check_ndim, check_number, check_option, check_same_shape, fail, fmt_shape
+from .._core.checks import check_floating, check_ndim, check_number, check_option, fail, fmt_shape
 from .._core.dtypes import at_least_float32
 from .._core.reduction import Reduction, check_reduction, reduce
 from ..backbones.feature_loss import (
@@ -24,9 +24,9 @@ from ..backbones.feature_loss import (
     FeatureLoss,
     Features,
     LayerWeights,
-    check_feature_pair,
     check_layer_weights,
     extract_features,
+    extract_paired_features,
 )
 from ..backbones.vgg import VGGFeatures, check_layers
 
@@ -151,7 +151,7 @@ def style_loss(input: Tensor | Features, target: Tensor | Features | None = None
         Johnson, Alahi, Fei-Fei, arXiv 1603.08155; Gatys, Ecker, Bethge, arXiv 1505.07376.
     """
     layers = check_layers(layers, None, "layers")
-    weights = tuple(check_layer_weights(layers, layer_weights, 1.0, "layer_weights"))
+    weights = check_layer_weights(layers, layer_weights, 1.0)
     return _gram_loss(input, target, target_grams, extractor, layers=layers, layer_weights=weights,
                       reduction=check_reduction(reduction))
 
@@ -195,7 +195,7 @@ def texture_loss(input: Tensor | Features, target: Tensor | Features | None = No
         arXiv 1505.07376: ``E_l``, the Gram matrices, and the conv1_1/pool1–pool4 layers.
     """
     layers = check_layers(layers, None, "layers")
-    weights = [w / 4 for w in check_layer_weights(layers, layer_weights, 1.0 / len(layers), "layer_weights")]
+    weights = [w / 4 for w in check_layer_weights(layers, layer_weights, 1.0 / len(layers))]
     return _gram_loss(input, target, target_grams, extractor, layers=layers, layer_weights=weights,
                       reduction=check_reduction(reduction))
 
@@ -233,8 +233,8 @@ def _check_content_style_options(content_layers: tuple[str, ...], style_layers: 
                                  style_layer_weights: LayerWeights, content_weight: float, style_weight: float,
                                  reduction: str) -> dict[str, Any]:
     return {"content_layers": content_layers, "style_layers": style_layers,
-            "style_layer_weights": tuple(check_layer_weights(style_layers, style_layer_weights, 1.0 / len(style_layers),
-                                                             "style_layer_weights")),
+            "style_layer_weights": check_layer_weights(style_layers, style_layer_weights, 1.0 / len(style_layers),
+                                                       "style_layer_weights"),
             "content_weight": check_number(content_weight, "content_weight", low=0.0),
             "style_weight": check_number(style_weight, "style_weight", low=0.0),
             "reduction": check_reduction(reduction)}
@@ -246,13 +246,9 @@ def _content_style(input: Tensor | Features, content: Tensor | Features, style: 
                    style_layer_weights: tuple[float, ...], content_weight: float, style_weight: float,
                    reduction: str, return_parts: bool) -> Tensor | ContentStyleParts:
     all_layers = tuple(dict.fromkeys(content_layers + style_layers))
-    if isinstance(input, Tensor) and isinstance(content, Tensor):
-        check_same_shape(content, "content", input, "input")
-    fi = extract_features(input, all_layers, extractor, "input")
-    fc = extract_features(content, content_layers, extractor, "content", target=True)
+    fi, fc = extract_paired_features(input, content, all_layers, content_layers, extractor, "content")
     content_value: Tensor | None = None
     for layer in content_layers:
-        check_feature_pair(fi[layer], fc[layer], layer, "content")
         term = 0.5 * (at_least_float32(fi[layer]) - at_least_float32(fc[layer])).square().flatten(1).sum(dim=1)
         content_value = term if content_value is None else content_value + term
     grams = _target_grams(style, style_grams, style_layers, extractor, "style", "style_grams")
@@ -289,7 +285,7 @@ class _CachedGramLoss(FeatureLoss):
         checked = check_layers(self.default_layers if layers is None else layers, None, "layers")
         default = 1.0 / len(checked) if self.default_weight is None else self.default_weight
         self.set_options(layers=checked, reduction=check_reduction(reduction),
-                         layer_weights=tuple(check_layer_weights(checked, layer_weights, default, "layer_weights")))
+                         layer_weights=check_layer_weights(checked, layer_weights, default))
         self.setup_extractor(checked, extractor, arch, weights, pooling, self.default_arch)
         self._cached: tuple[str, ...] = ()
 

@@ -173,7 +173,7 @@ def topology_loss(input: Tensor | Features, target: Tensor | Features, *, extrac
     """
     arch = extractor.arch if isinstance(extractor, VGGFeatures) else None
     resolved = _default_layers(layers, arch)
-    weights = tuple(check_layer_weights(resolved, layer_weights, 1.0, "layer_weights"))
+    weights = check_layer_weights(resolved, layer_weights, 1.0)
     return _topology(input, target, extractor, layers=resolved, layer_weights=weights,
                      reduction=check_reduction(reduction), check_range=check_bool(check_range, "check_range"))
 
@@ -231,7 +231,7 @@ class TopologyLoss(FeatureLoss):
         which = _resolve_arch(extractor, arch, weights)
         resolved = _default_layers(layers, which)
         self.set_options(layers=resolved,
-                         layer_weights=tuple(check_layer_weights(resolved, layer_weights, 1.0, "layer_weights")),
+                         layer_weights=check_layer_weights(resolved, layer_weights, 1.0),
                          reduction=check_reduction(reduction), check_range=check_bool(check_range, "check_range"))
         self.setup_extractor(resolved, extractor, arch if extractor is not None else which, weights, pooling, "vgg19")
 
@@ -296,7 +296,7 @@ def topology_aware_loss(input: Tensor, target: Tensor, *, extractor: VGGFeatures
     options = _check_aware_options(mu, pixel_loss, reduction, check_finite)
     arch = extractor.arch if isinstance(extractor, VGGFeatures) else None
     resolved = _default_layers(layers, arch)
-    weights = tuple(check_layer_weights(resolved, layer_weights, 1.0, "layer_weights"))
+    weights = check_layer_weights(resolved, layer_weights, 1.0)
     return _topology_aware(input, target, extractor, layers=resolved, layer_weights=weights,
                            return_parts=check_bool(return_parts, "return_parts"), **options)
 
