@@ -10,12 +10,13 @@ that ``torch.profiler(profile_memory=True)`` records during the step.
 
 from __future__ import annotations
 
+import argparse
 import gc
 import json
 import platform
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,13 @@ from typing import Any
 import torch
 
 RESULTS = Path(__file__).parent / "results"
+
+
+def quick_flag(doc: str | None, argv: list[str] | None, help: str = "small configuration") -> bool:
+    """The ``--quick`` flag of a benchmark script whose only option it is."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--quick", action="store_true", help=help)
+    return bool(parser.parse_args(argv).quick)
 
 
 def seed_all(seed: int = 0) -> None:
@@ -86,6 +94,35 @@ class Row:
     speedup: float | None = None  # baseline seconds / seconds
     peak_mb: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def timed_rows(bench: str, case: str, losses: Mapping[str, Callable[[], torch.Tensor]], grad_of: torch.Tensor | None,
+               *, repeats: int, rounds: int = 3, rtol: float = 1e-4) -> list[Row]:
+    """One row per implementation of a training step ``loss().backward()`` (then ``grad_of.grad`` cleared).
+
+    Every implementation must compute the first one's loss value within ``rtol`` (else RuntimeError: the
+    rows would not time the same loss). They take turns, ``rounds`` rounds of :func:`time_median`, so a
+    drift in background load hits them alike; each row reports the median of its round medians."""
+    values = {impl: float(fn().detach()) for impl, fn in losses.items()}
+    first, ref = next(iter(values.items()))
+    for impl, value in values.items():
+        if abs(value - ref) > rtol * abs(ref):
+            raise RuntimeError(f"{case}: {impl} computes {value}, {first} {ref}: not the same loss")
+
+    def make_step(fn: Callable[[], torch.Tensor]) -> Callable[[], None]:
+        def step() -> None:
+            fn().backward()
+            if grad_of is not None:
+                grad_of.grad = None
+
+        return step
+
+    medians: dict[str, list[float]] = {impl: [] for impl in losses}
+    for _ in range(rounds):
+        for impl, fn in losses.items():
+            medians[impl].append(time_median(make_step(fn), warmup=1, repeats=repeats))
+    return [Row(bench, case, impl, statistics.median(medians[impl]), peak_mb=peak_memory_mb(make_step(fn)),
+                extra={"loss": values[impl], "round_medians": medians[impl]}) for impl, fn in losses.items()]
 
 
 def environment() -> dict[str, Any]:

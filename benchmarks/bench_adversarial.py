@@ -7,15 +7,14 @@ hand-written version must stay at or below 1.10 (the penalty adds only argument 
 
 from __future__ import annotations
 
-import argparse
-
 import torch
 from torch import nn
 
-from benchmarks._common import Row, peak_memory_mb, seed_all, time_median, with_ratios, write
+from benchmarks._common import Row, quick_flag, seed_all, timed_rows, with_ratios, write
 from imagelosses.losses.penalties import gradient_penalty
 
 BASELINE = "hand-written autograd.grad double backward"
+OURS = "imagelosses.gradient_penalty"
 
 
 def _critic() -> nn.Module:
@@ -51,19 +50,11 @@ def _rows(n: int, size: int, repeats: int) -> list[Row]:
     torch.testing.assert_close(ours_r1(), _hand_r1(critic, real))
     rows = []
     for penalty, impls in (
-        ("WGAN-GP", {BASELINE: lambda: _hand_wgan_gp(critic, real, fake, eps).backward(),
-                     "imagelosses.gradient_penalty": lambda: ours_gp().backward()}),
-        ("R1", {BASELINE: lambda: _hand_r1(critic, real).backward(),
-                "imagelosses.gradient_penalty": lambda: ours_r1().backward()}),
+        ("WGAN-GP", {BASELINE: lambda: _hand_wgan_gp(critic, real, fake, eps), OURS: ours_gp}),
+        ("R1", {BASELINE: lambda: _hand_r1(critic, real), OURS: ours_r1}),
     ):
         case = f"{penalty}, {n}×3×{size}×{size}, fwd + double bwd"
-        # interleave the implementations so drifting machine load hits both alike
-        times: dict[str, list[float]] = {impl: [] for impl in impls}
-        for _ in range(3):
-            for impl, fn in impls.items():
-                times[impl].append(time_median(fn, warmup=1, repeats=repeats))
-        for impl, fn in impls.items():
-            rows.append(Row("gradient_penalty", case, impl, sorted(times[impl])[1], peak_mb=peak_memory_mb(fn)))
+        rows += timed_rows("gradient_penalty", case, impls, None, repeats=repeats)
     return rows
 
 
@@ -78,11 +69,8 @@ def bench_penalty(quick: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small configuration")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(max(torch.get_num_threads(), 1))
-    print(bench_penalty(args.quick))
+    quick = quick_flag(__doc__, argv)
+    print(bench_penalty(quick))
 
 
 if __name__ == "__main__":

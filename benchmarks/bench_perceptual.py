@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import argparse
 import copy
-import statistics
 from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 
-from benchmarks._common import Row, peak_memory_mb, seed_all, time_median, with_ratios, write
+from benchmarks._common import Row, seed_all, timed_rows, with_ratios, write
 from imagelosses import CombinedFeatureLoss, PerceptualLoss, StyleLoss, VGGFeatures
 
 CONTENT = ("relu2_2",)
@@ -106,10 +105,10 @@ def make_steps(x: Tensor, y: Tensor, vgg: VGGFeatures, full: VGGFeatures) -> dic
         style = sum((gram(fx[k]) - gram(fy[k])).square().sum(dim=(1, 2)) for k in STYLE).mean()
         return content + STYLE_WEIGHT * style
 
-    return {
+    return {  # the lower bound first: every row must compute its value
+        LOWER: lower,
         OURS: lambda: combined(x, y),
         **{label: (lambda c=c, s=s: c(x, y) + STYLE_WEIGHT * s(x, y)) for label, (c, s) in piq_losses.items()},
-        LOWER: lower,
         LOWER_CL: lambda: lower(channels_last=True),
     }
 
@@ -120,28 +119,8 @@ def _rows(shape: tuple[int, int, int, int], vgg: VGGFeatures, full: VGGFeatures,
     x = torch.rand(*shape, requires_grad=True)
     y = torch.rand(*shape)
     steps = make_steps(x, y, vgg, full)
-    values = {impl: float(fn().detach()) for impl, fn in steps.items()}
-    ref = values[LOWER]
-    for impl, value in values.items():
-        if abs(value - ref) > 1e-3 * abs(ref):
-            raise RuntimeError(f"{impl} computes {value}, the lower bound {ref}: not the same loss")
     case = "×".join(map(str, shape)) + ", fwd+bwd"
-    def make_step(fn: Callable[[], Tensor]) -> Callable[[], None]:
-        def step() -> None:
-            fn().backward()
-            x.grad = None
-
-        return step
-
-    # The implementations take turns (``rounds`` rounds of ``time_median``), so a change in background load
-    # hits them alike; each row reports the median of its round medians.
-    medians: dict[str, list[float]] = {impl: [] for impl in steps}
-    for _ in range(rounds):
-        for impl, fn in steps.items():
-            medians[impl].append(time_median(make_step(fn), warmup=1, repeats=repeats))
-    return [Row("perceptual_style", case, impl, statistics.median(medians[impl]),
-                peak_mb=peak_memory_mb(make_step(fn)), extra={"loss": values[impl], "round_medians": medians[impl]})
-            for impl, fn in steps.items()]
+    return timed_rows("perceptual_style", case, steps, x, repeats=repeats, rounds=rounds, rtol=1e-3)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,13 +6,11 @@ Run: ``python benchmarks/bench_pixel.py [--quick]``. Method in benchmarks/README
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmarks._common import Row, peak_memory_mb, seed_all, time_median, with_ratios, write
+from benchmarks._common import Row, peak_memory_mb, quick_flag, seed_all, time_median, with_ratios, write
 from imagelosses import PixelCrossEntropyLoss, unet_weight_map
 from tests.references import make_cells, naive_unet_weight_map
 
@@ -75,12 +73,9 @@ def bench_cross_entropy(quick: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small configuration")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(max(torch.get_num_threads(), 1))
-    print(bench_weight_map(args.quick))
-    print(bench_cross_entropy(args.quick))
+    quick = quick_flag(__doc__, argv)
+    print(bench_weight_map(quick))
+    print(bench_cross_entropy(quick))
 
 
 if __name__ == "__main__":

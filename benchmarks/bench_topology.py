@@ -16,15 +16,11 @@ Every pair computes the same value (checked before timing). Run: ``python benchm
 
 from __future__ import annotations
 
-import argparse
-import statistics
-from collections.abc import Callable
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from benchmarks._common import Row, peak_memory_mb, seed_all, time_median, with_ratios, write
+from benchmarks._common import Row, quick_flag, seed_all, timed_rows, with_ratios, write
 from imagelosses.backbones import VGGFeatures
 from imagelosses.losses.cldice import SoftClDiceLoss
 from imagelosses.losses.topology import MOSINSKA_LAYERS, TopologyAwareLoss
@@ -35,29 +31,6 @@ OURS = "imagelosses TopologyAwareLoss"
 LOWER = "lower bound (hand-written)"
 OURS_CL = "imagelosses SoftClDiceLoss"
 MONAI = "monai SoftDiceclDiceLoss"
-
-
-def _timed(steps: dict[str, Callable[[], Tensor]], grad_of: Tensor, repeats: int, rounds: int, bench: str,
-           case: str) -> list[Row]:
-    values = {impl: float(fn().detach()) for impl, fn in steps.items()}
-    ref = next(iter(values.values()))
-    for impl, value in values.items():
-        if abs(value - ref) > 1e-4 * abs(ref):
-            raise RuntimeError(f"{impl} computes {value}, the first row {ref}: not the same loss")
-
-    def make_step(fn: Callable[[], Tensor]) -> Callable[[], None]:
-        def step() -> None:
-            fn().backward()
-            grad_of.grad = None
-
-        return step
-
-    medians: dict[str, list[float]] = {impl: [] for impl in steps}
-    for _ in range(rounds):  # the implementations take turns, so background load hits them alike
-        for impl, fn in steps.items():
-            medians[impl].append(time_median(make_step(fn), warmup=1, repeats=repeats))
-    return [Row(bench, case, impl, statistics.median(medians[impl]), peak_mb=peak_memory_mb(make_step(fn)),
-                extra={"loss": values[impl], "round_medians": medians[impl]}) for impl, fn in steps.items()]
 
 
 def topology_rows(vgg: VGGFeatures, shape: tuple[int, int, int, int], repeats: int, rounds: int) -> list[Row]:
@@ -87,7 +60,8 @@ def topology_rows(vgg: VGGFeatures, shape: tuple[int, int, int, int], repeats: i
         return F.binary_cross_entropy_with_logits(logits, mask) + MU * topo
 
     case = "×".join(map(str, shape)) + ", fwd+bwd"
-    return _timed({LOWER: lower, OURS: lambda: ours(logits, mask)}, logits, repeats, rounds, "topology", case)
+    return timed_rows("topology", case, {LOWER: lower, OURS: lambda: ours(logits, mask)}, logits, repeats=repeats,
+                      rounds=rounds)
 
 
 def cldice_rows(shape: tuple[int, ...], repeats: int, rounds: int) -> list[Row]:
@@ -99,8 +73,8 @@ def cldice_rows(shape: tuple[int, ...], repeats: int, rounds: int) -> list[Row]:
     ours = SoftClDiceLoss(iterations=3, alpha=0.5, smooth=1.0, eps=1e-4)
     monai = SoftDiceclDiceLoss(iter_=3, alpha=0.5, smooth_nr=1.0, smooth_dr=1.0, smooth=1e-4, sigmoid=True)
     case = "×".join(map(str, shape)) + ", fwd+bwd"
-    return _timed({MONAI: lambda: monai(logits, mask), OURS_CL: lambda: ours(logits, mask)}, logits, repeats,
-                  rounds, "cldice", case)
+    return timed_rows("cldice", case, {MONAI: lambda: monai(logits, mask), OURS_CL: lambda: ours(logits, mask)},
+                      logits, repeats=repeats, rounds=rounds)
 
 
 def _ratio_notes(rows: list[Row], ours: str, base: str, label: str) -> str:
@@ -111,10 +85,8 @@ def _ratio_notes(rows: list[Row], ours: str, base: str, label: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer repeats")
-    args = parser.parse_args(argv)
-    repeats, rounds = (3, 1) if args.quick else (5, 3)
+    quick = quick_flag(__doc__, argv, "fewer repeats")
+    repeats, rounds = (3, 1) if quick else (5, 3)
     vgg = VGGFeatures("vgg16", LAYERS, weights="oxford")
     rows = with_ratios([row for shape in [(4, 1, 128, 128), (8, 1, 64, 64)]
                         for row in topology_rows(vgg, shape, repeats, rounds)], LOWER)

@@ -78,30 +78,32 @@ class TestClDiceStandard(StandardLossTests):
 # ------------------------------------------------------------------------------------------- skeleton
 
 
-def _naive_erode(x: torch.Tensor) -> torch.Tensor:
-    """min over the pixel and its axis neighbours, pixels outside the image ignored (2-D, loops)."""
+CROSS = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
+SQUARE = tuple((di, dj) for di in (-1, 0, 1) for dj in (-1, 0, 1))
+
+
+def _naive_window(x: torch.Tensor, offsets: tuple[tuple[int, int], ...], pick: type[min] | type[max]) -> torch.Tensor:
+    """``pick`` (min or max) over the pixels at ``offsets`` from each pixel, those outside the image ignored
+    (2-D, loops)."""
     out = x.clone()
     n, c, h, w = x.shape
     for b in range(n):
         for k in range(c):
             for i in range(h):
                 for j in range(w):
-                    values = [x[b, k, i, j]]
-                    values += [x[b, k, i + di, j] for di in (-1, 1) if 0 <= i + di < h]
-                    values += [x[b, k, i, j + dj] for dj in (-1, 1) if 0 <= j + dj < w]
-                    out[b, k, i, j] = min(values)
+                    out[b, k, i, j] = pick(x[b, k, i + di, j + dj] for di, dj in offsets
+                                           if 0 <= i + di < h and 0 <= j + dj < w)
     return out
+
+
+def _naive_erode(x: torch.Tensor) -> torch.Tensor:
+    """Soft erosion: the minimum over the pixel and its 4 axis neighbours."""
+    return _naive_window(x, CROSS, min)
 
 
 def _naive_dilate(x: torch.Tensor) -> torch.Tensor:
-    out = x.clone()
-    n, c, h, w = x.shape
-    for b in range(n):
-        for k in range(c):
-            for i in range(h):
-                for j in range(w):
-                    out[b, k, i, j] = x[b, k, max(i - 1, 0):i + 2, max(j - 1, 0):j + 2].max()
-    return out
+    """Soft dilation: the maximum over the 3×3 square."""
+    return _naive_window(x, SQUARE, max)
 
 
 def _naive_skeleton(x: torch.Tensor, iterations: int) -> torch.Tensor:
