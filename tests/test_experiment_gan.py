@@ -24,22 +24,6 @@ def test_quick_run_end_to_end(module, tmp_path):
     assert exp.quick.keys() == exp.full.keys()
 
 
-def test_mode_metrics_follow_the_stated_constants():
-    centres = gan.mode_centres("ring")
-    assert centres.shape == (8, 2) and torch.allclose(centres.norm(dim=1), torch.full((8,), 2.0))
-    assert gan.mode_centres("grid").shape == (25, 2)
-    g = torch.Generator().manual_seed(0)
-    data = gan.sample_data(centres, gan.N_EVAL, g)
-    modes, hq = gan.mode_metrics(data, centres)
-    # the data itself: every mode, and P(‖x − μ‖ ≤ 3σ) = 1 − exp(−9/2) = 98.9% for a 2-D Gaussian
-    assert modes == 8 and abs(hq - (1 - math.exp(-4.5))) < 0.01
-    # 19 high-quality samples on a mode do not cover it, 20 do; far samples are not high-quality
-    pts = torch.cat([centres[0].expand(20, 2), centres[1].expand(19, 2), torch.zeros(61, 2)])
-    modes, hq = gan.mode_metrics(pts, centres)
-    assert modes == 1 and hq == pytest.approx(39 / 100)
-    assert gan.mode_metrics(centres[:1] + torch.tensor([[3.01 * gan.STD, 0.0]]), centres)[1] == 0.0
-
-
 def test_true_mapping_is_an_involution_and_domains_are_unpaired():
     data = cyc.load_domains(0)
     a = data["train_a"]

@@ -154,10 +154,7 @@ def test_separation_counts_separated_merged_and_missed_pairs() -> None:
     assert class_imbalance.separation(missed, cells)["missed"] == 1.0
 
 
-def test_recall_at_1_and_random_triplets() -> None:
-    x = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
-    assert triplet_mining.recall_at_1(x, torch.tensor([0, 0, 1, 1])) == 1.0
-    assert triplet_mining.recall_at_1(x, torch.tensor([0, 1, 0, 1])) == 0.0
+def test_random_triplets_are_valid_and_cover_the_batch() -> None:
     labels = torch.tensor([2, 0, 1, 0, 2, 1, 1, 0, 2, 2])
     a, p, n = triplet_mining._random_triplets(labels, 2000, torch.Generator().manual_seed(0))
     assert bool((labels[a] == labels[p]).all() and (a != p).all() and (labels[a] != labels[n]).all())

@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from ..losses.adversarial import clip_weights_, discriminator_loss, generator_loss, wgan_critic_iterations
 from ..losses.penalties import gradient_penalty
+from ..metrics.modes import mode_coverage
 from .base import Experiment, Figure, RunContext, RunOutput, Summary, Verdict, decide, single_thread
 from .data import save_pyplot_figure
 
@@ -57,15 +58,6 @@ def mode_centres(dataset: str) -> Tensor:
 def sample_data(centres: Tensor, n: int, generator: torch.Generator) -> Tensor:
     idx = torch.randint(len(centres), (n,), generator=generator)
     return centres[idx] + STD * torch.randn(n, 2, generator=generator)
-
-
-def mode_metrics(samples: Tensor, centres: Tensor) -> tuple[int, float]:
-    """(modes covered, fraction of high-quality samples) by the constants of the module docstring."""
-    dist = torch.cdist(samples.float(), centres)
-    nearest, which = dist.min(dim=1)
-    hq = nearest <= HQ_STDS * STD
-    counts = torch.bincount(which[hq], minlength=len(centres))
-    return int((counts >= MIN_MODE_SAMPLES).sum()), float(hq.float().mean())
 
 
 def _mlp(inp: int, width: int, out: int) -> nn.Sequential:
@@ -133,7 +125,7 @@ def train(objective: str, dataset: str, config: Mapping[str, Any], seed: int, sn
     with torch.no_grad():
         final = gen(eval_z)
     shots[config["steps"]] = final[:500].clone()
-    modes, hq = mode_metrics(final, centres)
+    modes, hq, _ = mode_coverage(final, centres, STD, hq_stds=HQ_STDS, min_samples=MIN_MODE_SAMPLES)
     return {"modes": modes, "hq": hq, "early_grad": sum(early) / max(len(early), 1), "shots": shots}
 
 

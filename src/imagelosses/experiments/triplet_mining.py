@@ -16,15 +16,15 @@ from typing import Any, cast
 import torch
 from torch import Tensor
 
-from ..embedding.distances import pairwise_distances
 from ..embedding.mining import Mining
 from ..embedding.sampler import PKSampler
 from ..embedding.triplet import TripletLoss, TripletStats, triplet_margin_loss
+from ..metrics.retrieval import recall_at_k
 from .base import Experiment, Figure, RunContext, RunOutput, Summary, Verdict, decide
 from .data import describe_effect, digits, effect, new_figure, save_figure
 from .models import EmbeddingNet, seeded
 
-__all__ = ["EXPERIMENT", "METHODS", "recall_at_1", "verdict"]
+__all__ = ["EXPERIMENT", "METHODS", "verdict"]
 
 #: The training methods, in the order of the tables and figures.
 METHODS: tuple[str, ...] = ("offline-random", "batch-all", "batch-all-valid", "batch-hard", "semi-hard")
@@ -32,13 +32,6 @@ LABELS = {"offline-random": "offline random triplets", "batch-all": "batch-all (
           "batch-all-valid": "batch-all (mean over all)", "batch-hard": "batch-hard",
           "semi-hard": "semi-hard (FaceNet)"}
 MARGIN = 0.2
-
-
-def recall_at_1(embeddings: Tensor, labels: Tensor) -> float:
-    """Fraction of samples whose nearest other sample (Euclidean, L2-normalised embeddings) shares its label."""
-    d = pairwise_distances(embeddings, distance="squared_euclidean", normalize=True)
-    d.fill_diagonal_(float("inf"))
-    return float((labels[d.argmin(dim=1)] == labels).float().mean())
 
 
 def _random_triplets(labels: Tensor, n: int, gen: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
@@ -106,7 +99,7 @@ def _train(method: str, ctx: RunContext, data: tuple[Tensor, Tensor, Tensor, Ten
 @torch.no_grad()
 def _evaluate(net: EmbeddingNet, x: Tensor, y: Tensor) -> float:
     net.eval()
-    return recall_at_1(net(x), y)
+    return recall_at_k(net(x), y)
 
 
 def run(ctx: RunContext) -> RunOutput:
@@ -126,7 +119,7 @@ def run(ctx: RunContext) -> RunOutput:
         done[0] += 1
         ctx.progress(done[0], total)
 
-    metrics: dict[str, float] = {"recall1_raw_pixels": recall_at_1(data[2], data[3])}
+    metrics: dict[str, float] = {"recall1_raw_pixels": recall_at_k(data[2], data[3])}
     curves: dict[str, tuple[list[int], list[float], list[float]]] = {}
     nets: dict[str, EmbeddingNet] = {}
     tail = max(1, cfg["steps"] // 10)

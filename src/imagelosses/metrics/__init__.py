@@ -1,5 +1,10 @@
-"""Evaluation measures used by the experiments (topology of thin structures, retrieval, GAN modes).
-They score outputs; they are not losses and are never differentiated."""
+"""Evaluation measures used by the experiments: topology of thin structures (:mod:`.topology`), retrieval
+(:mod:`.retrieval`) and GAN mode coverage (:mod:`.modes`). They score outputs; they are not losses and are
+never differentiated."""
 
+from .modes import ModeCoverage, mode_coverage
+from .retrieval import recall_at_k
 from .topology import *  # noqa: F403  (the package re-exports the names of topology.__all__)
-from .topology import __all__ as __all__
+from .topology import __all__ as _topology_all
+
+__all__ = ["ModeCoverage", "mode_coverage", "recall_at_k", *_topology_all]
