@@ -309,7 +309,15 @@ def test_style_transfer_and_texture_write_images(files: dict[str, Path], tmp_pat
     argv = ["style-transfer", str(files["rgb"]), str(files["big"]), "-o", str(out), "--size", "24", "--steps", "3"]
     assert main(argv) == 0
     assert Image.open(out).size == (24, 24) and Image.open(out).mode == "RGB"
-    assert "loss" in capsys.readouterr().out
+    default = capsys.readouterr().out
+    assert "loss" in default
+    # β from --balance scales with it (the default is 10); --style-weight sets it directly
+    assert main([*argv, "--balance", "1"]) == 0
+    beta_10 = float(default.split("style weight ")[1].split(";")[0])
+    beta_1 = float(capsys.readouterr().out.split("style weight ")[1].split(";")[0])
+    assert beta_10 == pytest.approx(10 * beta_1, rel=1e-3)
+    assert main([*argv, "--style-weight", "5"]) == 0
+    assert "style weight 5;" in capsys.readouterr().out
     out = tmp_path / "texture.jpg"
     assert main(["texture", str(files["big"]), "-o", str(out), "--size", "20", "--steps", "2", "--seed", "3"]) == 0
     assert Image.open(out).size == (20, 20)
@@ -338,7 +346,7 @@ def test_help_explains_every_subcommand_and_option(capsys: pytest.CaptureFixture
     assert main(["--help"]) == 0
     top = capsys.readouterr().out
     for sub, options in {"experiments": ["--only", "--list", "--quick", "--out", "--device", "--seeds"],
-                         "style-transfer": ["--size", "--steps", "--content-weight", "--style-weight", "--tv-weight",
+                         "style-transfer": ["--size", "--steps", "--content-weight", "--balance", "--style-weight", "--tv-weight",
                                             "--init"],
                          "texture": ["--size", "--steps"], "compare": ["--json"], "weight-map": ["--w0", "--sigma"]
                          }.items():

@@ -66,7 +66,10 @@ def test_pixel_vs_perceptual_quick_runs(tmp_path: Path) -> None:
 @pytest.mark.usefixtures("oxford_cache")
 def test_style_texture_quick_runs(tmp_path: Path) -> None:
     out = run_quick(style_texture.EXPERIMENT, tmp_path)
-    assert out.metrics["worst_log10_gram_ratio"] < 0  # the optimisation lowered every Gram distance
+    assert out.metrics["worst_style_end_log10_gram"] < 0  # the optimisation lowered the Gram distance
+    # a larger β trades content for style even after 8 steps
+    assert out.metrics["log10_gram_ratio_chelsea_brick_b100"] < out.metrics["log10_gram_ratio_chelsea_brick_b1"]
+    assert out.metrics["content_ratio_chelsea_brick_b100"] > out.metrics["content_ratio_chelsea_brick_b1"]
 
 
 # ------------------------------------------------------------------------------------------ verdicts
@@ -116,13 +119,16 @@ def test_pixel_vs_perceptual_verdict() -> None:
 
 def test_style_texture_verdict() -> None:
     v = style_texture.verdict
-    good = {"worst_log10_gram_ratio": [-2.5], "worst_content_ratio": [0.3], "worst_control_gram_ratio": [0.02],
-            "worst_control_layout_ratio": [20.0]}
+    good = {"monotone_pairs": [1.0], "worst_style_end_log10_gram": [-2.5], "worst_content_end_ratio": [0.2],
+            "log10_gram_ratio_texture": [-3.0]}
     assert v(Summary(good)).label == "holds"
-    assert v(Summary({**good, "worst_log10_gram_ratio": [-0.5]})).label == "does not hold at this scale"
-    assert v(Summary({**good, "worst_content_ratio": [1.5]})).label == "does not hold at this scale"
-    assert v(Summary({**good, "worst_log10_gram_ratio": [-1.5]})).label == "inconclusive"
-    assert v(Summary({**good, "worst_control_layout_ratio": [4.0]})).label == "inconclusive"
+    assert v(Summary({**good, "monotone_pairs": [0.25]})).label == "does not hold at this scale"
+    assert v(Summary({**good, "worst_style_end_log10_gram": [-0.5]})).label == "does not hold at this scale"
+    assert v(Summary({**good, "log10_gram_ratio_texture": [-0.5]})).label == "does not hold at this scale"
+    assert v(Summary({**good, "worst_content_end_ratio": [1.5]})).label == "does not hold at this scale"
+    assert v(Summary({**good, "monotone_pairs": [0.75]})).label == "inconclusive"
+    assert v(Summary({**good, "worst_style_end_log10_gram": [-1.5]})).label == "inconclusive"
+    assert v(Summary({**good, "worst_content_end_ratio": [0.4]})).label == "inconclusive"
 
 
 # ------------------------------------------------------------------------------------------- helpers

@@ -247,20 +247,25 @@ def _experiments(args: argparse.Namespace, argv: Sequence[str]) -> int:
 def _style_transfer(args: argparse.Namespace, argv: Sequence[str]) -> int:
     import torch
 
-    from .experiments.synthesis import stylize
+    from .experiments.synthesis import balanced_style_weight, stylize
 
     output = check_output(args.output)
     device = _device(args.device)
     content = load_image(args.content, "CONTENT", size=args.size).to(device)
     style = load_image(args.style, "STYLE", size=args.size).to(device)
     vgg = _vgg("relu5_1", device)
+    beta = args.style_weight
+    if beta is None:
+        beta = balanced_style_weight(content, style, extractor=vgg, balance=args.balance,
+                                     content_weight=args.content_weight)
     with _bar(args.steps, "style transfer") as bar:
         image, curve = stylize(content, style, extractor=vgg, steps=args.steps, content_weight=args.content_weight,
-                               style_weight=args.style_weight, tv_weight=args.tv_weight, init=args.init,
+                               style_weight=beta, tv_weight=args.tv_weight, init=args.init,
                                generator=torch.Generator().manual_seed(args.seed),
                                progress=lambda done, total: bar.update(done - bar.n))
     save_image(image, output)
-    print(f"wrote {output} ({image.shape[-1]}x{image.shape[-2]}); loss {curve[0]:.4g} -> {curve[-1]:.4g}")
+    print(f"wrote {output} ({image.shape[-1]}x{image.shape[-2]}); style weight {beta:.4g}; "
+          f"loss {curve[0]:.4g} -> {curve[-1]:.4g}")
     return 0
 
 
@@ -425,7 +430,12 @@ def build_parser() -> argparse.ArgumentParser:
                       {"CONTENT": "the content image", "STYLE": "the style image"})
     common(p, steps=200, size=256)
     p.add_argument("--content-weight", type=_nonneg_float, default=1.0, help="alpha (default: %(default)s)")
-    p.add_argument("--style-weight", type=_nonneg_float, default=1e3, help="beta (default: %(default)s)")
+    p.add_argument("--balance", type=_nonneg_float, default=10.0,
+                   help="set beta so that a full style mismatch costs BALANCE times a full content mismatch: "
+                        "1 keeps the photograph, 10 stylises it, 100 texturises it (default: %(default)s)")
+    p.add_argument("--style-weight", type=_nonneg_float, default=None,
+                   help="beta itself, instead of --balance (the paper's alpha/beta = 1e-3 was tuned for another "
+                        "scaling of the VGG's activations)")
     p.add_argument("--tv-weight", type=_nonneg_float, default=0.0,
                    help="weight of the squared total variation of the pixels (default: %(default)s)")
     p.add_argument("--init", choices=("content", "noise"), default="content",
