@@ -98,7 +98,8 @@ class Row:
 
 def timed_rows(bench: str, case: str, losses: Mapping[str, Callable[[], torch.Tensor]], grad_of: torch.Tensor | None,
                *, repeats: int, rounds: int = 3, rtol: float = 1e-4) -> list[Row]:
-    """One row per implementation of a training step ``loss().backward()`` (then ``grad_of.grad`` cleared).
+    """One row per implementation of a training step ``loss().backward()`` (then ``grad_of.grad`` cleared, when
+    given; parameter gradients accumulate, which costs the same for every row).
 
     Every implementation must compute the first one's loss value within ``rtol`` (else RuntimeError: the
     rows would not time the same loss). They take turns, ``rounds`` rounds of :func:`time_median`, so a
@@ -106,7 +107,7 @@ def timed_rows(bench: str, case: str, losses: Mapping[str, Callable[[], torch.Te
     values = {impl: float(fn().detach()) for impl, fn in losses.items()}
     first, ref = next(iter(values.items()))
     for impl, value in values.items():
-        if abs(value - ref) > rtol * abs(ref):
+        if not abs(value - ref) <= rtol * abs(ref):  # also refuses NaN
             raise RuntimeError(f"{case}: {impl} computes {value}, {first} {ref}: not the same loss")
 
     def make_step(fn: Callable[[], torch.Tensor]) -> Callable[[], None]:

@@ -185,6 +185,9 @@ BAD = [
     ("out-is-file", ["experiments", "--only", "test-nothing", "--out", "{plain}/run"],
      "--out: expected a writable folder, got '{plain}/run' ('{plain}' is a file)"),
     ("unknown-subcommand", ["paint"], "argument SUBCOMMAND: invalid choice: 'paint'"),
+    ("balance-and-style-weight", ["style-transfer", "{rgb}", "{rgb}", "-o", "{o}/out.png", "--balance", "1",
+                                  "--style-weight", "5"],
+     "argument --style-weight: not allowed with argument --balance"),
 ]
 if not torch.cuda.is_available():
     BAD.append(("cuda-without-cuda", ["texture", "{rgb}", "-o", "{o}/out.png", "--device", "cuda"],
@@ -346,8 +349,8 @@ def test_help_explains_every_subcommand_and_option(capsys: pytest.CaptureFixture
     assert main(["--help"]) == 0
     top = capsys.readouterr().out
     for sub, options in {"experiments": ["--only", "--list", "--quick", "--out", "--device", "--seeds"],
-                         "style-transfer": ["--size", "--steps", "--content-weight", "--balance", "--style-weight", "--tv-weight",
-                                            "--init"],
+                         "style-transfer": ["--size", "--steps", "--content-weight", "--balance", "--style-weight",
+                                            "--tv-weight", "--init"],
                          "texture": ["--size", "--steps"], "compare": ["--json"], "weight-map": ["--w0", "--sigma"]
                          }.items():
         assert sub in top

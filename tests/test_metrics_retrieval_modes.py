@@ -138,7 +138,7 @@ def test_mode_coverage_follows_the_stated_constants() -> None:
     (lambda: mode_coverage(torch.zeros(5, 3), torch.zeros(2, 2), 0.1), ValueError,
      "centres: expected shape (M, 3), the samples' dimension, got (2, 2)"),
     (lambda: mode_coverage(torch.zeros(0, 2), torch.zeros(2, 2), 0.1), ValueError,
-     "samples: expected at least one row, got shape (0, 2)"),
+     "samples: expected at least one row of at least one coordinate, got shape (0, 2)"),
     (lambda: mode_coverage(torch.zeros(5, 2), torch.zeros(2, 2), 0.0), ValueError,
      "std: expected a finite number > 0.0, got 0.0"),
     (lambda: mode_coverage(torch.zeros(5, 2), torch.zeros(2, 2), 0.1, min_samples=0), ValueError,
@@ -150,3 +150,13 @@ def test_mode_coverage_bad_input(call, exc, message) -> None:
     with pytest.raises(exc) as info:
         call()
     assert str(info.value) == message
+
+
+def test_metrics_refuse_empty_dimensions_and_non_finite_centres() -> None:
+    with pytest.raises(ValueError, match=r"^embeddings: expected a tensor with data and at least one dimension "):
+        recall_at_k(torch.ones(4, 0), torch.zeros(4, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"^samples: expected at least one row of at least one coordinate, got "
+                                         r"shape \(3, 0\)$"):
+        mode_coverage(torch.ones(3, 0), torch.ones(2, 0), 0.1)
+    with pytest.raises(ValueError, match=r"^centres: expected finite mode centres, got NaN or infinite entries$"):
+        mode_coverage(torch.ones(3, 2), torch.tensor([[0.0, float("inf")]]), 0.1)

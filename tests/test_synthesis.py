@@ -42,9 +42,13 @@ def test_balanced_style_weight_makes_the_two_mismatches_cost_balance_to_one() ->
     near = content_style_loss(content, content, style, extractor=VGG, return_parts=True, **kw)
     beta = balanced_style_weight(content, style, extractor=VGG, balance=10.0, content_weight=2.0, **kw)
     assert beta * float(near.style) == pytest.approx(10.0 * 2.0 * float(far.content), rel=1e-5)
-    # a style image of another size is resized to the content's for the content reference
+    # a style image of another size is resized to the content's (bilinear, antialiased) for the content reference
     wide = torch.rand(1, 3, 16, 24, generator=torch.Generator().manual_seed(2))
-    assert balanced_style_weight(content, wide, extractor=VGG, **kw) > 0
+    resized = torch.nn.functional.interpolate(wide, size=(16, 16), mode="bilinear", antialias=True)
+    far = content_style_loss(resized, content, wide, extractor=VGG, return_parts=True, **kw)
+    near = content_style_loss(content, content, wide, extractor=VGG, return_parts=True, **kw)
+    assert balanced_style_weight(content, wide, extractor=VGG, balance=1.0, **kw) == pytest.approx(
+        float(far.content) / float(near.style), rel=1e-5)
 
 
 def test_balanced_style_weight_bad_input() -> None:
@@ -95,3 +99,13 @@ def test_synthesis_bad_input(call, exc, message) -> None:
     with pytest.raises(exc) as info:
         call()
     assert str(info.value) == message
+
+
+def test_balanced_style_weight_refuses_a_zero_content_weight_and_nan_images() -> None:
+    content, style = _image(0), _image(1)
+    kw = {"extractor": VGG, "content_layers": CONTENT, "style_layers": STYLE}
+    with pytest.raises(ValueError, match=r"^content_weight: expected a finite number > 0.0, got 0.0$"):
+        balanced_style_weight(content, style, content_weight=0.0, **kw)
+    style[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"^style: expected finite values, got 1 NaN or infinite entries$"):
+        balanced_style_weight(content, style, **kw)

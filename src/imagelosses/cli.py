@@ -430,12 +430,13 @@ def build_parser() -> argparse.ArgumentParser:
                       {"CONTENT": "the content image", "STYLE": "the style image"})
     common(p, steps=200, size=256)
     p.add_argument("--content-weight", type=_nonneg_float, default=1.0, help="alpha (default: %(default)s)")
-    p.add_argument("--balance", type=_nonneg_float, default=10.0,
-                   help="set beta so that a full style mismatch costs BALANCE times a full content mismatch: "
-                        "1 keeps the photograph, 10 stylises it, 100 texturises it (default: %(default)s)")
-    p.add_argument("--style-weight", type=_nonneg_float, default=None,
-                   help="beta itself, instead of --balance (the paper's alpha/beta = 1e-3 was tuned for another "
-                        "scaling of the VGG's activations)")
+    weight = p.add_mutually_exclusive_group()
+    weight.add_argument("--balance", type=_nonneg_float, default=10.0,
+                        help="set beta so that a full style mismatch costs BALANCE times a full content mismatch: "
+                             "1 keeps the photograph, 10 stylises it, 100 texturises it (default: %(default)s)")
+    weight.add_argument("--style-weight", type=_nonneg_float, default=None,
+                        help="beta itself, instead of --balance (the paper's alpha/beta = 1e-3 was tuned for "
+                             "another scaling of the VGG's activations)")
     p.add_argument("--tv-weight", type=_nonneg_float, default=0.0,
                    help="weight of the squared total variation of the pixels (default: %(default)s)")
     p.add_argument("--init", choices=("content", "noise"), default="content",

@@ -21,7 +21,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._core.checks import check_floating, check_int, check_ndim, check_number, check_option, fail, fmt_shape
+from .._core.checks import (
+    check_floating,
+    check_int,
+    check_ndim,
+    check_number,
+    check_option,
+    fail,
+    fmt_shape,
+    require_finite,
+)
 from ..backbones.vgg import VGGFeatures
 from ..losses.style import (
     GATYS_CONTENT_LAYERS,
@@ -106,13 +115,16 @@ def balanced_style_weight(content: Tensor, style: Tensor, *, extractor: VGGFeatu
     100 a texturised image (the ``style-texture`` experiment measures the trade-off).
 
     Raises:
-        ValueError: images that are not one RGB image, a negative ``balance`` or ``content_weight``, or a
-            content image whose Gram distance to the style is 0 (the two are the same texture).
+        ValueError: images that are not one RGB image, a negative ``balance``, a ``content_weight`` that is not
+            > 0 (β is relative to α; for a style-only objective pass ``style_weight`` to :func:`stylize`
+            directly), non-finite images, or a content image whose Gram distance to the style is 0 (the two
+            are the same texture).
+        TypeError: non-floating images or non-number weights.
     """
-    _check_image(content, "content")
-    _check_image(style, "style")
+    require_finite(_check_image(content, "content"), "content")
+    require_finite(_check_image(style, "style"), "style")
     balance = check_number(balance, "balance", low=0.0)
-    content_weight = check_number(content_weight, "content_weight", low=0.0)
+    content_weight = check_number(content_weight, "content_weight", low=0.0, low_inclusive=False)
     # the style image, resized to the content's shape when they differ, as the "full content mismatch"
     away = style if style.shape == content.shape else F.interpolate(style, size=content.shape[-2:], mode="bilinear",
                                                                     antialias=True, align_corners=False)
@@ -145,7 +157,9 @@ def stylize(content: Tensor, style: Tensor, *, extractor: VGGFeatures, steps: in
         extractor: the VGG (e.g. ``VGGFeatures("vgg16", ("relu5_1",), weights="oxford")``); it must reach the
             deepest of the layers.
         steps: L-BFGS iterations (one loss evaluation each), >= 0.
-        content_weight, style_weight, tv_weight: α, β and λ_tv, all >= 0 (paper: α/β = 1e-3).
+        content_weight, style_weight, tv_weight: α, β and λ_tv, all >= 0. The paper's α/β = 1e-3 belongs to
+            its VGG rescaled to unit mean activations; for another network pick β with
+            :func:`balanced_style_weight` (the default 1e3 is only a starting point for the Oxford weights).
         progress: called as ``progress(done, steps)`` after every step.
 
     Returns:

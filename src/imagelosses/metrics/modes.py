@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from .._core.checks import check_floating, check_int, check_ndim, check_number, fail, fmt_shape
+from .._core.dtypes import wide_dtype
 
 __all__ = ["ModeCoverage", "mode_coverage"]
 
@@ -49,18 +50,21 @@ def mode_coverage(samples: Tensor, centres: Tensor, std: float, *, hq_stds: floa
     for name, x in (("samples", samples), ("centres", centres)):
         check_floating(x, name)
         check_ndim(x, name, (2,), "(N, D)" if name == "samples" else "(M, D)")
-        if x.shape[0] == 0:
-            fail(name, "at least one row", f"shape {fmt_shape(x.shape)}")
+        if x.shape[0] == 0 or x.shape[1] == 0:
+            fail(name, "at least one row of at least one coordinate", f"shape {fmt_shape(x.shape)}")
     if centres.shape[1] != samples.shape[1]:
         fail("centres", f"shape (M, {samples.shape[1]}), the samples' dimension", fmt_shape(centres.shape))
     if centres.device != samples.device:
         fail("centres", f"a tensor on the samples' device {samples.device}", f"device {centres.device}")
+    if not bool(torch.isfinite(centres).all()):
+        fail("centres", "finite mode centres", "NaN or infinite entries")
     std = check_number(std, "std", low=0.0, low_inclusive=False)
     hq_stds = check_number(hq_stds, "hq_stds", low=0.0, low_inclusive=False)
     min_samples = check_int(min_samples, "min_samples", low=1)
     with torch.no_grad():
-        dist = torch.cdist(samples.double(), centres.double())
+        wide = wide_dtype(samples.device)
+        dist = torch.cdist(samples.to(wide), centres.to(wide))
         nearest, which = dist.min(dim=1)
         hq = nearest <= hq_stds * std  # NaN distances compare False
         counts = torch.bincount(which[hq], minlength=centres.shape[0])
-        return ModeCoverage(int((counts >= min_samples).sum()), float(hq.double().mean()), counts)
+        return ModeCoverage(int((counts >= min_samples).sum()), float(hq.to(wide).mean()), counts)

@@ -8,7 +8,8 @@ Recall@1 is the accuracy of the 1-nearest-neighbour classifier with leave-one-ou
 
 Distances are :func:`~imagelosses.embedding.distances.pairwise_distances` (by default euclidean on
 L2-normalised rows, the triplet losses' default), computed in at least float32. Ties between equally far
-gallery samples are broken by index (the lower index is nearer), so a result does not depend on the device.
+gallery samples are broken by index (the lower index is nearer). Memory: the N × N distance matrix and its
+sorted indices (about 12·N² bytes).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 from torch import Tensor
 
 from .._core.checks import check_bool, check_floating, check_int, check_integer, check_ndim, fail, fmt_shape
+from .._core.dtypes import wide_dtype
 from ..embedding.distances import Distance, check_distance, pairwise_distances
 
 __all__ = ["recall_at_k"]
@@ -54,6 +56,9 @@ def recall_at_k(embeddings: Tensor, labels: Tensor, k: int = 1, *, distance: Dis
         fail("labels", f"shape ({n},), one label per embedding", fmt_shape(labels.shape))
     if labels.device != embeddings.device:
         fail("labels", f"a tensor on the embeddings' device {embeddings.device}", f"device {labels.device}")
+    if embeddings.shape[1] == 0 or (embeddings.is_meta and n):
+        fail("embeddings", "a tensor with data and at least one dimension D >= 1",
+             f"shape {fmt_shape(embeddings.shape)} on {embeddings.device}")
     if n < 2:
         fail("embeddings", "at least 2 samples (each query needs another sample)",
              f"shape {fmt_shape(embeddings.shape)}")
@@ -70,4 +75,4 @@ def recall_at_k(embeddings: Tensor, labels: Tensor, k: int = 1, *, distance: Dis
         # a stable sort keeps the lower index first among equal distances
         nearest = torch.sort(d, dim=1, stable=True).indices[:, :k]
         hit = (labels[nearest] == labels[:, None]).any(dim=1)
-        return float(hit.double().mean())
+        return float(hit.to(wide_dtype(hit.device)).mean())
