@@ -11,6 +11,7 @@ from pytorch_metric_learning.distances import LpDistance
 from pytorch_metric_learning.utils.accuracy_calculator import AccuracyCalculator
 from pytorch_metric_learning.utils.inference import CustomKNN
 
+from imagelosses.embedding.distances import neighbour_scores, pairwise_distances
 from imagelosses.experiments import gan_objectives as gan
 from imagelosses.metrics import ModeCoverage, mode_coverage, recall_at_k
 
@@ -20,11 +21,14 @@ def _naive_recall(x: torch.Tensor, labels: torch.Tensor, k: int, normalize: bool
     x = x.double()
     if normalize:
         x = x / x.norm(dim=1, keepdim=True)
-    hits = 0
+    hits = queries = 0
     for i in range(len(x)):
+        if sum(int(labels[j]) == int(labels[i]) for j in range(len(x))) < 2:
+            continue  # a lone query: no other sample has its label
+        queries += 1
         others = sorted((float((x[i] - x[j]).norm()), j) for j in range(len(x)) if j != i)
         hits += any(int(labels[j]) == int(labels[i]) for _, j in others[:k])
-    return hits / len(x)
+    return hits / queries
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -34,6 +38,7 @@ def test_recall_at_k_matches_a_naive_loop(seed: int, k: int, normalize: bool) ->
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(40, 6, generator=g, dtype=torch.float64)
     labels = torch.randint(0, 5, (40,), generator=g)
+    labels[0] = 99  # one lone query
     assert recall_at_k(x, labels, k, normalize=normalize) == pytest.approx(_naive_recall(x, labels, k, normalize))
     # the squared distance ranks alike
     assert recall_at_k(x, labels, k, distance="squared_euclidean", normalize=normalize) == pytest.approx(
@@ -43,7 +48,8 @@ def test_recall_at_k_matches_a_naive_loop(seed: int, k: int, normalize: bool) ->
 def test_recall_at_1_is_pytorch_metric_learnings_precision_at_1() -> None:
     g = torch.Generator().manual_seed(0)
     x = torch.randn(200, 16, generator=g)
-    labels = torch.randint(0, 10, (200,), generator=g)
+    labels = torch.randint(0, 60, (200,), generator=g)  # some labels occur once: lone queries are left out
+    assert int((torch.bincount(labels) == 1).sum()) > 0
     peer = AccuracyCalculator(include=("precision_at_1",), k=1,
                               knn_func=CustomKNN(LpDistance(normalize_embeddings=True)))
     assert recall_at_k(x, labels) == pytest.approx(peer.get_accuracy(x, labels)["precision_at_1"], abs=1e-12)
@@ -55,13 +61,18 @@ def test_recall_at_k_small_cases_ties_and_nan() -> None:
     assert recall_at_k(x, torch.tensor([0, 1, 0, 1])) == 0.0
     assert recall_at_k(x, torch.tensor([0, 1, 0, 1]), k=3) == 1.0
     # identical rows: every distance ties, the lower index is nearest
-    same = torch.ones(3, 2)
-    assert recall_at_k(same, torch.tensor([0, 0, 1])) == pytest.approx(2 / 3)
+    same = torch.ones(4, 2)  # queries 0, 1, 3 find sample 0 or 1 of the other label first; query 2 finds 0
+    assert recall_at_k(same, torch.tensor([0, 1, 0, 1])) == pytest.approx(1 / 4)
     # recall grows with k
     g = torch.Generator().manual_seed(1)
     y, labels = torch.randn(30, 4, generator=g), torch.randint(0, 6, (30,), generator=g)
     values = [recall_at_k(y, labels, k) for k in (1, 3, 10, 29)]
     assert values == sorted(values) and values[-1] == 1.0
+    # a lone query (label 2) is left out of the mean; labels no two samples share are refused
+    assert recall_at_k(x, torch.tensor([0, 0, 1, 2]), k=2) == 1.0
+    with pytest.raises(ValueError, match=r"^labels: expected a label that at least two samples share \(a query "
+                                         r"needs a match in the gallery\), got 4 distinct labels$"):
+        recall_at_k(x, torch.tensor([0, 1, 2, 3]))
     x[2, 0] = float("nan")
     assert math.isnan(recall_at_k(x, torch.tensor([0, 0, 1, 1])))
 
@@ -160,3 +171,16 @@ def test_metrics_refuse_empty_dimensions_and_non_finite_centres() -> None:
         mode_coverage(torch.ones(3, 0), torch.ones(2, 0), 0.1)
     with pytest.raises(ValueError, match=r"^centres: expected finite mode centres, got NaN or infinite entries$"):
         mode_coverage(torch.ones(3, 2), torch.tensor([[0.0, float("inf")]]), 0.1)
+
+
+@pytest.mark.parametrize("distance", ["euclidean", "squared_euclidean", "cosine"])
+@pytest.mark.parametrize("normalize", [True, False])
+def test_neighbour_scores_order_each_row_like_pairwise_distances(distance: str, normalize: bool) -> None:
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(50, 8, generator=g, dtype=torch.float64) * 3
+    d = pairwise_distances(x, distance=distance, normalize=normalize)
+    s = neighbour_scores(x, distance=distance, normalize=normalize)
+    # the two differ by a per-row constant (and a monotone map): same order in every row
+    assert torch.equal(d.argsort(dim=1, stable=True)[:, 1:], s.argsort(dim=1, stable=True)[:, 1:])
+    if distance == "squared_euclidean":
+        torch.testing.assert_close(s + x.square().sum(1, keepdim=True) if not normalize else s + 1.0, d)

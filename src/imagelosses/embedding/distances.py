@@ -45,8 +45,8 @@ Distance = Literal["euclidean", "squared_euclidean", "cosine"]
 DISTANCES: tuple[str, ...] = ("euclidean", "squared_euclidean", "cosine")
 EPS = 1e-12
 
-__all__ = ["DISTANCES", "Distance", "check_distance", "l2_normalize", "pairwise_distances", "prepare_embeddings",
-           "row_distances"]
+__all__ = ["DISTANCES", "Distance", "check_distance", "l2_normalize", "neighbour_scores", "pairwise_distances",
+           "prepare_embeddings", "row_distances"]
 
 
 def check_distance(distance: str) -> str:
@@ -113,6 +113,21 @@ def pairwise_distances(
                 out = _safe_sqrt(out, eps)
         eye = torch.eye(n, dtype=torch.bool, device=x.device)
         return out.masked_fill(eye, 0.0)
+
+
+def neighbour_scores(x: Tensor, *, distance: str = "euclidean", normalize: bool = False) -> Tensor:
+    """``(N, N)`` scores that order each row's neighbours as :func:`pairwise_distances` does (lower is
+    nearer), for evaluation by nearest neighbours, not for losses: no gradient and none of its precision
+    safeguards, one matrix product. Euclidean and squared euclidean: ``‖x_j‖² − 2·x_i·x_j`` (the row's own
+    ``‖x_i‖²`` does not change its order); cosine: ``−cos(x_i, x_j)``. Near-duplicates (closer than the
+    float32 floor of the module docstring) may swap places."""
+    check_distance(distance)
+    with torch.no_grad():
+        x = prepare_embeddings(x, normalize or distance == "cosine")
+        scores = x @ x.T
+        if distance == "cosine":
+            return scores.neg_()
+        return scores.mul_(-2.0).add_(x.square().sum(dim=1)[None, :])
 
 
 def row_distances(

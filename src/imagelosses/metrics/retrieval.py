@@ -4,12 +4,14 @@ Recall@K (Oh Song et al., "Deep Metric Learning via Lifted Structured Feature Em
 arXiv 1511.06452, Section 6; Jégou et al., TPAMI 2011): every sample in turn is the query and the others the
 gallery; a query counts as recalled when at least one of its ``k`` nearest other samples has its label.
 Recall@1 is the accuracy of the 1-nearest-neighbour classifier with leave-one-out (pytorch-metric-learning's
-``precision_at_1``).
+``precision_at_1``). A query whose label no other sample has can never be recalled; like
+pytorch-metric-learning, such *lone* queries are left out of the mean (they stay in the gallery).
 
-Distances are :func:`~imagelosses.embedding.distances.pairwise_distances` (by default euclidean on
-L2-normalised rows, the triplet losses' default), computed in at least float32. Ties between equally far
-gallery samples are broken by index (the lower index is nearer). Memory: the N × N distance matrix and its
-sorted indices (about 12·N² bytes).
+Neighbours are ranked as :func:`~imagelosses.embedding.distances.pairwise_distances` ranks them (by default
+euclidean on L2-normalised rows, the triplet losses' default), from one float32 matrix product
+(:func:`~imagelosses.embedding.distances.neighbour_scores`). Ties between equally far
+gallery samples are broken by index (the lower index is nearer). Memory: the N × N distance matrix (4·N² bytes
+in float32) and a block of 1,024 query rows at a time.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import torch
 from torch import Tensor
 
 from .._core.checks import check_bool, check_floating, check_int, check_integer, check_ndim, fail, fmt_shape
-from .._core.dtypes import wide_dtype
-from ..embedding.distances import Distance, check_distance, pairwise_distances
+from ..embedding.distances import Distance, check_distance, neighbour_scores
 
 __all__ = ["recall_at_k"]
+
+_CHUNK = 1024  # query rows per block
 
 
 def recall_at_k(embeddings: Tensor, labels: Tensor, k: int = 1, *, distance: Distance = "euclidean",
@@ -36,11 +39,13 @@ def recall_at_k(embeddings: Tensor, labels: Tensor, k: int = 1, *, distance: Dis
         normalize: L2-normalise the rows first.
 
     Returns:
-        Recall@K in [0, 1] as a Python float; NaN when an embedding is not finite.
+        Recall@K in [0, 1] as a Python float, over the queries whose label at least one other sample has;
+        NaN when an embedding is not finite.
 
     Raises:
         TypeError: non-floating embeddings, non-integer labels, a non-integer ``k``, a non-bool ``normalize``.
-        ValueError: wrong shapes, ``N < 2``, ``k`` out of range, an unknown distance, labels on another device.
+        ValueError: wrong shapes, ``N < 2``, ``k`` out of range, an unknown distance, labels on another device,
+            labels that no two samples share.
 
     Example:
         >>> import torch
@@ -67,12 +72,32 @@ def recall_at_k(embeddings: Tensor, labels: Tensor, k: int = 1, *, distance: Dis
         fail("k", f"an integer in [1, {n - 1}] (N − 1 other samples)", repr(k))
     check_distance(distance)
     check_bool(normalize, "normalize")
+    _, inverse, counts = torch.unique(labels, return_inverse=True, return_counts=True)
+    queries = counts[inverse] > 1
+    if not bool(queries.any()):
+        fail("labels", "a label that at least two samples share (a query needs a match in the gallery)",
+             f"{n} distinct labels")
     with torch.no_grad():
         if not bool(torch.isfinite(embeddings).all()):
             return float("nan")
-        d = pairwise_distances(embeddings, distance=distance, normalize=normalize)
+        d = neighbour_scores(embeddings, distance=distance, normalize=normalize)
         d.fill_diagonal_(float("inf"))
         # a stable sort keeps the lower index first among equal distances
-        nearest = torch.sort(d, dim=1, stable=True).indices[:, :k]
-        hit = (labels[nearest] == labels[:, None]).any(dim=1)
-        return float(hit.to(wide_dtype(hit.device)).mean())
+        hits = torch.zeros((), dtype=torch.long, device=embeddings.device)
+        rows = torch.nonzero(queries).flatten()
+        for chunk in torch.split(rows, _CHUNK):
+            hits += _hits(d[chunk], labels[chunk], labels, k).sum()
+        return int(hits) / rows.numel()
+
+
+def _hits(d: Tensor, query_labels: Tensor, labels: Tensor, k: int) -> Tensor:
+    """For each row of distances ``d`` (queries × gallery, self at +inf): is a same-label sample among the
+    ``k`` nearest, ties going to the lower gallery index? ``argmin`` returns the first minimum; for ``k > 1``
+    every sample nearer than the k-th distance counts, and of those at exactly that distance the first by
+    index until ``k`` are taken (the order of a stable sort, at the cost of one top-k)."""
+    if k == 1:
+        return labels[d.argmin(dim=1)] == query_labels
+    kth = d.topk(k, dim=1, largest=False).values[:, -1:]
+    nearer, tied = d < kth, d == kth
+    chosen = nearer | (tied & (tied.cumsum(dim=1) <= k - nearer.sum(dim=1, keepdim=True)))
+    return (chosen & (labels[None, :] == query_labels[:, None])).any(dim=1)
