@@ -30,6 +30,14 @@ from hypothesis import strategies as st
 Inputs = tuple[Any, ...]
 
 
+def raises_exactly(call: Callable[[], Any], exc: type[Exception], message: str) -> None:
+    """``call()`` raises ``exc`` (exactly that type) whose message is ``message`` (the whole of it): for the
+    bad-input tables of the functions that are not losses (metrics, synthesis helpers)."""
+    with pytest.raises(exc) as info:
+        call()
+    assert type(info.value) is exc and str(info.value) == message
+
+
 @dataclass
 class BadInput:
     """Call the functional with ``make(inputs) -> (args, kwargs)`` and expect ``exc`` whose message

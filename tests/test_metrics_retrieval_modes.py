@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from pytorch_metric_learning.utils.inference import CustomKNN
 from imagelosses.embedding.distances import neighbour_scores, pairwise_distances
 from imagelosses.experiments import gan_objectives as gan
 from imagelosses.metrics import ModeCoverage, mode_coverage, recall_at_k
+from tests._harness import raises_exactly
 
 
 def _naive_recall(x: torch.Tensor, labels: torch.Tensor, k: int, normalize: bool) -> float:
@@ -77,7 +79,7 @@ def test_recall_at_k_small_cases_ties_and_nan() -> None:
     assert math.isnan(recall_at_k(x, torch.tensor([0, 0, 1, 1])))
 
 
-@pytest.mark.parametrize(("call", "exc", "message"), [
+BAD_INPUT = [
     (lambda: recall_at_k(torch.ones(4, 2, dtype=torch.long), torch.zeros(4, dtype=torch.long)), TypeError,
      "embeddings: expected a floating-point tensor, got dtype torch.int64"),
     (lambda: recall_at_k(torch.ones(4), torch.zeros(4, dtype=torch.long)), ValueError,
@@ -94,11 +96,23 @@ def test_recall_at_k_small_cases_ties_and_nan() -> None:
      "k: expected a positive integer, got float"),
     (lambda: recall_at_k(torch.ones(4, 2), torch.zeros(4, dtype=torch.long), distance="l1"), ValueError,
      "distance: expected one of 'euclidean', 'squared_euclidean', 'cosine', got 'l1'"),
-])
-def test_recall_at_k_bad_input(call, exc, message) -> None:
-    with pytest.raises(exc) as info:
-        call()
-    assert str(info.value) == message
+    # mode_coverage
+    (lambda: mode_coverage(torch.zeros(5, 3), torch.zeros(2, 2), 0.1), ValueError,
+     "centres: expected shape (M, 3), the samples' dimension, got (2, 2)"),
+    (lambda: mode_coverage(torch.zeros(0, 2), torch.zeros(2, 2), 0.1), ValueError,
+     "samples: expected at least one row of at least one coordinate, got shape (0, 2)"),
+    (lambda: mode_coverage(torch.zeros(5, 2), torch.zeros(2, 2), 0.0), ValueError,
+     "std: expected a finite number > 0.0, got 0.0"),
+    (lambda: mode_coverage(torch.zeros(5, 2), torch.zeros(2, 2), 0.1, min_samples=0), ValueError,
+     "min_samples: expected a positive integer, got 0"),
+    (lambda: mode_coverage(torch.zeros(5, 2, dtype=torch.int64), torch.zeros(2, 2), 0.1), TypeError,
+     "samples: expected a floating-point tensor, got dtype torch.int64"),
+]
+
+
+@pytest.mark.parametrize(("call", "exc", "message"), BAD_INPUT)
+def test_bad_input(call: Callable[[], object], exc: type[Exception], message: str) -> None:
+    raises_exactly(call, exc, message)
 
 
 def _naive_coverage(samples: torch.Tensor, centres: torch.Tensor, std: float, hq_stds: float,
@@ -143,24 +157,6 @@ def test_mode_coverage_follows_the_stated_constants() -> None:
     assert mode_coverage(centres[:1] + torch.tensor([[3.01 * gan.STD, 0.0]]), centres, gan.STD).high_quality == 0.0
     # a NaN sample is never high-quality
     assert mode_coverage(torch.full((3, 2), float("nan")), centres, gan.STD).high_quality == 0.0
-
-
-@pytest.mark.parametrize(("call", "exc", "message"), [
-    (lambda: mode_coverage(torch.zeros(5, 3), torch.zeros(2, 2), 0.1), ValueError,
-     "centres: expected shape (M, 3), the samples' dimension, got (2, 2)"),
-    (lambda: mode_coverage(torch.zeros(0, 2), torch.zeros(2, 2), 0.1), ValueError,
-     "samples: expected at least one row of at least one coordinate, got shape (0, 2)"),
-    (lambda: mode_coverage(torch.zeros(5, 2), torch.zeros(2, 2), 0.0), ValueError,
-     "std: expected a finite number > 0.0, got 0.0"),
-    (lambda: mode_coverage(torch.zeros(5, 2), torch.zeros(2, 2), 0.1, min_samples=0), ValueError,
-     "min_samples: expected a positive integer, got 0"),
-    (lambda: mode_coverage(torch.zeros(5, 2, dtype=torch.int64), torch.zeros(2, 2), 0.1), TypeError,
-     "samples: expected a floating-point tensor, got dtype torch.int64"),
-])
-def test_mode_coverage_bad_input(call, exc, message) -> None:
-    with pytest.raises(exc) as info:
-        call()
-    assert str(info.value) == message
 
 
 def test_metrics_refuse_empty_dimensions_and_non_finite_centres() -> None:

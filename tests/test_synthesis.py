@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import torch
 
 from imagelosses.experiments.synthesis import balanced_style_weight, stylize, synthesize_texture, total_variation
 from imagelosses.losses.style import content_style_loss, texture_loss
+from tests._harness import raises_exactly
 from tests.vgg_fixtures import tiny_vgg
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -95,10 +98,8 @@ def test_stylize_and_synthesize_lower_their_objectives() -> None:
     (lambda: synthesize_texture(_image(0), extractor=VGG, steps=1, size=0), ValueError,
      "size: expected a positive integer, got 0"),
 ])
-def test_synthesis_bad_input(call, exc, message) -> None:
-    with pytest.raises(exc) as info:
-        call()
-    assert str(info.value) == message
+def test_synthesis_bad_input(call: Callable[[], object], exc: type[Exception], message: str) -> None:
+    raises_exactly(call, exc, message)
 
 
 def test_balanced_style_weight_refuses_a_zero_content_weight_and_nan_images() -> None:
