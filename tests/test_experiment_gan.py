@@ -70,3 +70,16 @@ def test_cycle_verdict_rule():
     assert cyc.verdict(_cyc_summary([0.8, 0.7], [0.2, 0.3], [0.05, 0.4], [0.3, 0.3])).label == "inconclusive"
     assert cyc.verdict(_cyc_summary([0.2, 0.3], [0.25, 0.3], [0.05, 0.06], [0.3, 0.3])).label == (
         "does not hold at this scale")
+
+
+def test_output_diversity_is_zero_for_collapse_and_one_for_the_reference():
+    a = cyc.load_domains(0)["test_a"][:40]
+    t = cyc.true_mapping(a)
+    assert cyc.output_diversity(t, t) == pytest.approx(1.0)
+    assert cyc.output_diversity(t[:1].expand_as(t), t) == 0.0
+    # a naive double loop over pairs
+    flat, ref = t.flatten(1)[:6], a.flatten(1)[:6]
+    pairs = [(i, j) for i in range(6) for j in range(6) if i != j]
+    naive = sum(float((flat[i] - flat[j]).abs().mean()) for i, j in pairs) / sum(
+        float((ref[i] - ref[j]).abs().mean()) for i, j in pairs)
+    assert cyc.output_diversity(t[:6], a[:6]) == pytest.approx(naive, rel=1e-5)
