@@ -400,7 +400,7 @@ def test_one_sided_r1_r2_and_dragan_closed_forms():
     g = torch.Generator().manual_seed(3)
     u = torch.rand(x.shape, generator=g, dtype=torch.float32).double()
     alpha = torch.rand(6, 1, generator=g, dtype=torch.float32).double()
-    pts = x + alpha * (0.5 * x.std() * u)
+    pts = x + alpha * (0.5 * x.std(correction=0) * u)
     torch.testing.assert_close(ours, 10 * ((2 * pts).norm(dim=1) - 1) ** 2)
 
 
@@ -547,3 +547,27 @@ def test_wgan_gp_critic_estimates_parallel_lines_distance():
         with torch.no_grad():
             estimate = float(generator_loss(critic(fake), real=critic(real), kind="wgan"))
         assert abs(estimate - abs(theta)) < 0.05, (theta, estimate)
+
+
+def test_penalty_nan_rule_reads_only_the_samples_its_kind_uses():
+    quad = lambda y: (y**2).sum(1)  # noqa: E731
+    x, nan = torch.rand(4, 3, dtype=torch.float64), torch.full((4, 3), float("nan"), dtype=torch.float64)
+    for kind in ("r1", "dragan"):  # fake is not used
+        assert torch.isfinite(gradient_penalty(quad, x, nan, kind=kind))
+        assert torch.isnan(gradient_penalty(quad, nan, x, kind=kind))
+    assert torch.isfinite(gradient_penalty(quad, nan, x, kind="r2"))  # real is not used
+    assert torch.isnan(gradient_penalty(quad, x, nan, kind="wgan-gp"))
+    # one sample: the population std of DRAGAN's perturbation is defined (torch's n − 1 one gave NaN)
+    assert torch.isfinite(gradient_penalty(quad, torch.ones(1, 1, dtype=torch.float64), kind="dragan"))
+
+
+def test_random_draws_need_a_generator_or_none():
+    from imagelosses import ImagePool
+
+    for call in (lambda g: gradient_penalty(lambda y: y.sum(1), torch.rand(2, 3), torch.rand(2, 3), generator=g),
+                 lambda g: ImagePool(2, generator=g)):
+        with pytest.raises(TypeError, match=r"^generator: expected a torch.Generator or None, got int$"):
+            call(3)
+    # a pool of size 0 passes the images through, detached like every pool output
+    x = torch.rand(2, 3, requires_grad=True)
+    assert not ImagePool(0)(x).requires_grad

@@ -268,3 +268,49 @@ def test_dice_class_absent_from_the_target() -> None:
     assert float(none[1]) > 0.99  # absent from the target, predicted everywhere: a false positive class
     assert float(none[2]) < 1e-6  # absent from both: a perfect score
     assert float(none[0]) > 0.99  # present, never predicted
+
+
+# ------------------------------------------------------------------ found by review (second session)
+def test_balanced_class_weights_count_past_2_to_the_24_pixels() -> None:
+    """A float32 count stops at 2**24: a class of more pixels got the wrong weight."""
+    g = torch.Generator().manual_seed(0)
+    target = (torch.rand(1, 4300, 4300, generator=g) < 0.05).long()  # ~17.6M background pixels
+    logits = torch.randn(1, 2, 4300, 4300, generator=g)
+    counts = torch.bincount(target.flatten(), minlength=2).double()
+    exact = counts.sum() / (2 * counts)
+    ours = ilf.pixel_cross_entropy(logits, target, class_weight="balanced", reduction="sum")
+    ref = ilf.pixel_cross_entropy(logits, target, class_weight=exact.float(), reduction="sum")
+    assert counts[0] > 2**24
+    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=0)
+
+
+def test_offline_euclidean_triplet_is_computed_in_float32_for_half_inputs() -> None:
+    a, p, n = torch.tensor([[2000.0, 0.0]]), torch.tensor([[0.0, 2000.0]]), torch.tensor([[-828.0, 0.0]])
+    half = ilf.triplet_margin_loss(a.half(), p.half(), n.half(), distance="euclidean", normalize=False)
+    full = ilf.triplet_margin_loss(a, p, n, distance="euclidean", normalize=False)
+    assert float(half) == pytest.approx(float(full), rel=1e-4)  # fp16 distances gave 1.0 instead of 1.427
+
+
+def test_identical_rows_are_at_distance_exactly_zero() -> None:
+    from imagelosses.embedding.distances import pairwise_distances
+
+    for seed in range(20):
+        x = torch.randn(64, 128, generator=torch.Generator().manual_seed(seed))
+        x[3] = x[5] = x[1]
+        for distance in ("euclidean", "squared_euclidean"):
+            d = pairwise_distances(x, distance=distance, normalize=True)
+            assert float(d[1, 3]) == float(d[3, 5]) == float(d[1, 5]) == 0.0
+
+
+def test_focal_alpha_messages_say_what_alpha_must_be() -> None:
+    logits, target = torch.randn(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4))
+    with pytest.raises(ValueError, match=r"^alpha: expected a 1-D tensor \(C,\), one weight per class \(or a float "
+                                         r"for binary logits\), got shape \(3, 1\)$"):
+        ilf.focal_loss(logits, target, alpha=torch.ones(3, 1))
+    with pytest.raises(TypeError, match=r"^alpha: expected a tensor of shape \(3,\), one weight per class, for "
+                                        r"3-class logits \(a float alpha is for binary \(N, 1, \*\) logits\), "
+                                        r"got 0.25$"):
+        ilf.focal_loss(logits, target, alpha=0.25)
+    with pytest.raises(ValueError, match=r"^alpha: expected a tensor of shape \(3,\), one weight per class, got "
+                                         r"shape \(2,\)$"):
+        ilf.focal_loss(logits, target, alpha=torch.ones(2))

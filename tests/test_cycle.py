@@ -124,7 +124,8 @@ def test_image_pool_semantics_with_a_seeded_generator():
 
 def test_image_pool_size_zero_and_detach_and_errors():
     x = torch.randn(3, 2, requires_grad=True)
-    assert ImagePool(0)(x) is x
+    out = ImagePool(0)(x)  # passed through, detached like every pool output
+    assert torch.equal(out, x) and not out.requires_grad
     pool = ImagePool(3)  # exactly fills: no random draw, the batch comes back as it is
     out = pool(x)
     assert not out.requires_grad and torch.equal(out, x.detach())

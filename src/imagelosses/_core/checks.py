@@ -180,6 +180,19 @@ def check_int(value: Any, name: str, *, low: int | None = None, what: str | None
     return int(value)
 
 
+def check_generator(generator: Any, name: str = "generator") -> torch.Generator | None:
+    """None or a CPU ``torch.Generator`` (random draws are made on the CPU, then moved to the data's device,
+    so a seeded run gives the same draws on every device)."""
+    if generator is None:
+        return None
+    if not isinstance(generator, torch.Generator):
+        fail(name, "a torch.Generator or None", type(generator).__name__, exc=TypeError)
+    if generator.device.type != "cpu":
+        fail(name, "a CPU torch.Generator (the draws are made on the CPU, then moved to the data's device)",
+             f"a generator on {generator.device}")
+    return generator
+
+
 def check_prediction(input: object, check_finite: bool, *, name: str = "input", ndims: Sequence[int] = range(2, 8),
                      layout: str = "(N, C, *)") -> Tensor:
     """A non-empty floating prediction (logits, images, critic scores, samples) of one of ``ndims``

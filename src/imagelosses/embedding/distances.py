@@ -107,8 +107,9 @@ def pairwise_distances(
         else:
             if n > 0:
                 x = x - x.mean(0, keepdim=True)
-            sq = x.square().sum(1)
-            out = (sq[:, None] + sq[None, :] - 2.0 * (x @ x.t())).clamp_min(0.0)
+            gram = x @ x.t()
+            sq = gram.diagonal()  # from the same product as the cross terms, so identical rows give exactly 0
+            out = (sq[:, None] + sq[None, :] - 2.0 * gram).clamp_min(0.0)
             if distance == "euclidean":
                 out = _safe_sqrt(out, eps)
         eye = torch.eye(n, dtype=torch.bool, device=x.device)

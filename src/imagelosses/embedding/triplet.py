@@ -23,7 +23,6 @@ from .._core.reduction import Reduction, check_reduction, reduce, safe_divide
 from .distances import (
     Distance,
     check_distance,
-    l2_normalize,
     pairwise_distances,
     prepare_embeddings,
     row_distances,
@@ -87,10 +86,10 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *, m
         check_same_shape(x, name, anchor, "anchor")
 
     def d(x: Tensor, y: Tensor) -> Tensor:
-        if distance == "euclidean":
-            if normalize:
-                x, y = l2_normalize(x), l2_normalize(y)
-            return F.pairwise_distance(x, y, p=2.0, eps=eps)
+        if distance == "euclidean":  # in float32 for half inputs, like every distance of the package
+            with torch.autocast(x.device.type, enabled=False):
+                return F.pairwise_distance(prepare_embeddings(x, normalize), prepare_embeddings(y, normalize),
+                                           p=2.0, eps=eps)
         return row_distances(x, y, distance=distance, normalize=normalize)
 
     d_ap, d_an = d(anchor, positive), d(anchor, negative)

@@ -18,7 +18,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from .._core.checks import check_floating, check_int, check_number, check_prediction, fail, fmt_shape
+from .._core.checks import check_floating, check_generator, check_int, check_number, check_prediction, fail, fmt_shape
 from .._core.dtypes import at_least_float32
 from .._core.module import Loss
 from .._core.reduction import Reduction
@@ -147,9 +147,7 @@ class ImagePool:
 
     def __init__(self, size: int = 50, generator: torch.Generator | None = None) -> None:
         self.size = check_int(size, "size", low=0)
-        if generator is not None and not isinstance(generator, torch.Generator):
-            fail("generator", "a torch.Generator or None", type(generator).__name__, exc=TypeError)
-        self.generator = generator
+        self.generator = check_generator(generator)
         self.images: list[Tensor] = []
 
     def __len__(self) -> int:
@@ -164,7 +162,7 @@ class ImagePool:
     def query(self, images: Tensor) -> Tensor:
         check_prediction(images, False, name="images", ndims=range(1, 8), layout="(N, *)")
         if self.size == 0:
-            return images
+            return images.detach()
         if self.images and images.shape[1:] != self.images[0].shape:
             fail("images", f"shape (N, {', '.join(str(s) for s in self.images[0].shape)}) like the stored images",
                  fmt_shape(images.shape))

@@ -22,7 +22,16 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from .._core.checks import check_bool, check_number, check_option, check_prediction, check_same_shape, fail, fmt_shape
+from .._core.checks import (
+    check_bool,
+    check_generator,
+    check_number,
+    check_option,
+    check_prediction,
+    check_same_shape,
+    fail,
+    fmt_shape,
+)
 from .._core.dtypes import at_least_float32, nan_if_nonfinite
 from .._core.module import Loss
 from .._core.reduction import Reduction, check_reduction, reduce
@@ -62,10 +71,10 @@ def _points(kind: str, real: Tensor | None, fake: Tensor | None, generator: torc
     if kind == "wgan-gp":
         check_same_shape(fake, "fake", x0, "real")  # type: ignore[arg-type]
         other: Tensor = fake  # type: ignore[assignment]
-    else:  # DRAGAN's official code: x_p = x + 0.5·std(x)·U[0, 1), then interpolate between x and x_p
+    else:  # DRAGAN's official code: x_p = x + 0.5·std(x)·U[0, 1) (numpy's std: over n), then interpolate
         noise = torch.rand(x0.shape, generator=generator, dtype=torch.float32)
         base = at_least_float32(x0)
-        other = base + 0.5 * base.detach().std() * noise.to(device=x0.device, dtype=base.dtype)
+        other = base + 0.5 * base.detach().std(correction=0) * noise.to(device=x0.device, dtype=base.dtype)
     shape = (x0.shape[0],) + (1,) * (x0.ndim - 1)
     # ε in float32 whatever the samples' dtype (the same draws for every dtype), the interpolate rounded once
     eps = torch.rand(shape, generator=generator, dtype=torch.float32).to(device=x0.device)
@@ -106,7 +115,8 @@ def gradient_penalty(critic: Critic, real: Tensor | None, fake: Tensor | None = 
     - ``"r1"`` (Mescheder et al.): ``(γ/2)·‖∇D(x_i)‖₂²`` on real samples; ``"r2"``: the same on fake ones;
       γ = 10 by default.
     - ``"dragan"`` (Kodali et al., official code): as wgan-gp with ``x̃ = x + 0.5·std(x)·u``,
-      ``u ~ U[0, 1)`` elementwise (std over the whole batch); ``fake`` is not used.
+      ``u ~ U[0, 1)`` elementwise (the population std over the whole batch, numpy's ``X.std()``); ``fake`` is
+      not used.
 
     The norm is over all non-batch dimensions of sample i (not one norm over the batch, not a per-pixel norm
     over channels). The critic's outputs are summed over their non-batch dimensions (a PatchGAN's map). The
@@ -151,14 +161,15 @@ def _penalty(critic: Critic, real: Tensor | None, fake: Tensor | None, critic_ar
              reduction: str) -> Tensor:
     if not callable(critic):
         fail("critic", "a callable (an nn.Module or a function)", type(critic).__name__, exc=TypeError)
-    x = _points(kind, real, fake, generator)
+    x = _points(kind, real, fake, check_generator(generator))
     grad = _input_gradient(critic, x, critic_args, scaler)
     if kind in ("r1", "r2"):
         values = 0.5 * weight * grad.flatten(1).square().sum(dim=1)
     else:
         gap = torch.linalg.vector_norm(grad.flatten(1), dim=1) - 1.0
         values = weight * (gap.clamp_min(0.0) if one_sided else gap).square()
-    return nan_if_nonfinite(reduce(values, reduction), real, fake).to(x.dtype)
+    used = {"r1": (real,), "r2": (fake,), "dragan": (real,)}.get(kind, (real, fake))  # fake unused by R1, DRAGAN
+    return nan_if_nonfinite(reduce(values, reduction), *used).to(x.dtype)
 
 
 class GradientPenalty(Loss):

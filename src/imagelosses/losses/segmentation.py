@@ -38,7 +38,7 @@ from .._core.checks import (
     fail,
     fmt_shape,
 )
-from .._core.dtypes import at_least_float32, nan_if_nonfinite
+from .._core.dtypes import at_least_float32, nan_if_nonfinite, wide_dtype
 from .._core.module import Loss
 from .._core.reduction import WEIGHTED_MEANS, Reduction, WeightedMean, check_reduction, reduce, weighted_reduce
 
@@ -61,7 +61,8 @@ CLASS_WEIGHT_MODES: tuple[str, ...] = ("balanced", "median_frequency")
 
 # ------------------------------------------------------------------------------------- class weighting
 def class_frequency_weights(counts: Tensor, mode: str) -> Tensor:
-    """Class weights from per-class pixel counts ``n_c`` (absent classes get weight 0).
+    """Class weights (float32, computed in float64 where the device has it) from per-class pixel counts ``n_c``
+    (integer or floating; absent classes get weight 0).
 
     - ``"balanced"`` (inverse frequency, scikit-learn's): ``w_c = n / (K·n_c)``, ``n = Σ n_c``, K the number
       of classes present; a batch with equal counts gets weight 1 for every class.
@@ -69,7 +70,7 @@ def class_frequency_weights(counts: Tensor, mode: str) -> Tensor:
       ``f_c = n_c / n`` and the median over the classes present (mean of the two middle ones for even K).
     """
     check_option(mode, "class_weight", CLASS_WEIGHT_MODES)
-    counts = counts.to(torch.float32)
+    counts = counts.to(wide_dtype(counts.device))
     present = counts > 0
     safe = torch.where(present, counts, torch.ones_like(counts))
     n = counts.sum()
@@ -83,7 +84,7 @@ def class_frequency_weights(counts: Tensor, mode: str) -> Tensor:
         hi = (k // 2).clamp_max(counts.numel() - 1).reshape(1)
         median = 0.5 * (ordered.gather(0, lo) + ordered.gather(0, torch.where(k % 2 == 1, lo, hi)))
         w = median / (safe / n.clamp_min(1))
-    return torch.where(present, w, torch.zeros_like(w))
+    return torch.where(present, w, torch.zeros_like(w)).to(torch.float32)
 
 
 def check_tensor_weights(value: Tensor, name: str, length: int, what: str) -> Tensor:
@@ -244,8 +245,9 @@ def _cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None, *, clas
     num_classes = input.shape[1]
 
     def counts() -> Tensor:
-        flat = torch.zeros(num_classes, dtype=torch.float32, device=input.device)
-        return flat.index_add(0, safe_target.flatten(), valid.flatten().float())
+        # integer counts: a float32 count stops growing at 2**24 pixels of a class (a 64×512² batch)
+        flat = torch.zeros(num_classes, dtype=torch.long, device=input.device)
+        return flat.index_add(0, safe_target.flatten(), valid.flatten().long())
 
     cw = _resolve_class_weight(class_weight, counts, num_classes, x)
     values = F.cross_entropy(x, target.long(), weight=cw, ignore_index=ignore_index, reduction="none",
@@ -276,8 +278,9 @@ def _soft_cross_entropy(x: Tensor, target: Tensor, weight: Tensor | None, class_
 def _binary_cross_entropy(x: Tensor, t: Tensor, valid: Tensor, class_weight: ClassWeight, weight: Tensor | None,
                           label_smoothing: float, reduction: str, weighted_mean: str) -> Tensor:
     def counts() -> Tensor:
-        v = valid.float()
-        return torch.stack([((1 - t.float()) * v).sum(), (t.float() * v).sum()])
+        wide = wide_dtype(t.device)
+        v, tw = valid.to(wide), t.to(wide)
+        return torch.stack([((1 - tw) * v).sum(), (tw * v).sum()])
 
     cw = _resolve_class_weight(class_weight, counts, 2, x)
     t = t.to(x.dtype)
@@ -425,7 +428,11 @@ class DiceLoss(Loss):
 def _check_focal_options(gamma: float, alpha: float | Tensor | None, ignore_index: int, reduction: str,
                          check_finite: bool) -> dict[str, object]:
     if isinstance(alpha, Tensor):
-        check_tensor_weights(alpha, "alpha", alpha.numel() if alpha.ndim == 1 else -1, "one weight per class")
+        check_floating(alpha, "alpha")
+        if alpha.ndim != 1:
+            fail("alpha", "a 1-D tensor (C,), one weight per class (or a float for binary logits)",
+                 f"shape {fmt_shape(alpha.shape)}")
+        check_tensor_weights(alpha, "alpha", alpha.numel(), "one weight per class")
     elif alpha is not None:
         alpha = check_number(alpha, "alpha", low=0.0, high=1.0)
     return {"gamma": check_number(gamma, "gamma", low=0.0), "alpha": alpha,
@@ -492,9 +499,11 @@ def _binary_alpha(alpha: float | Tensor, t: Tensor) -> Tensor:
 
 
 def _class_alpha(alpha: float | Tensor, num_classes: int, like: Tensor) -> Tensor:
-    if not isinstance(alpha, Tensor) or alpha.shape != (num_classes,):
-        got = f"shape {fmt_shape(alpha.shape)}" if isinstance(alpha, Tensor) else repr(alpha)
-        fail("alpha", f"a tensor of shape ({num_classes},), one weight per class", got)
+    if not isinstance(alpha, Tensor):  # a float alpha is the binary form: the wrong type for C > 1 classes
+        fail("alpha", f"a tensor of shape ({num_classes},), one weight per class, for {num_classes}-class logits "
+             "(a float alpha is for binary (N, 1, *) logits)", repr(alpha), exc=TypeError)
+    if alpha.shape != (num_classes,):
+        fail("alpha", f"a tensor of shape ({num_classes},), one weight per class", f"shape {fmt_shape(alpha.shape)}")
     return alpha.to(like.dtype)
 
 
