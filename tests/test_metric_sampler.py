@@ -96,3 +96,11 @@ def test_seed_mixing_replicas_and_integer_like_arguments():
         PKSampler(labels, p=4, k=3, seed=1.5)
     with pytest.raises(ValueError, match=re.escape("rank: expected an integer in [0, 2) (num_replicas = 2), got 2")):
         PKSampler(labels, p=4, k=3, num_replicas=2, rank=2)
+
+
+def test_default_epoch_splits_the_dataset_over_the_ranks() -> None:
+    labels = torch.arange(96) % 8  # 96 items, p·k = 12
+    assert len(PKSampler(labels, p=4, k=3)) == 8
+    assert [len(PKSampler(labels, p=4, k=3, num_replicas=4, rank=r)) for r in range(4)] == [2, 2, 2, 2]
+    assert len(PKSampler(labels, p=4, k=3, num_replicas=32, rank=0)) == 1  # at least one batch
+    assert len(PKSampler(labels, p=4, k=3, num_batches=5, num_replicas=4, rank=1)) == 5

@@ -36,7 +36,9 @@ class PKSampler(Sampler[list[int]]):
         labels: the class label of every dataset item, a sequence of ints or a 1-D integer tensor.
         p: classes per batch (at most the number of distinct classes).
         k: samples per class.
-        num_batches: batches per epoch, ``len(sampler)``; default ``len(labels) // (p·k)`` (at least 1).
+        num_batches: batches per epoch on this rank, ``len(sampler)``; default
+            ``len(labels) // (p·k·num_replicas)`` (at least 1), so that, as with ``DistributedSampler``, all
+            ranks together draw about ``len(labels)`` samples per epoch.
         seed: ``None`` draws a fresh base seed from torch's global generator at each ``iter()`` (so
             ``torch.manual_seed`` makes runs reproducible and epochs differ, like ``RandomSampler``); an int
             in [-2⁶³, 2⁶⁴) makes the batches a function of ``(seed, epoch, rank)``, hashed together (no two
@@ -77,8 +79,6 @@ class PKSampler(Sampler[list[int]]):
         order = torch.argsort(inverse, stable=True)
         counts = torch.bincount(inverse, minlength=classes.numel())
         self._members: list[Tensor] = list(torch.split(order, counts.tolist()))
-        default = max(1, labels_t.numel() // (self.p * self.k))
-        self.num_batches = default if num_batches is None else check_int(num_batches, "num_batches", low=1)
         if seed is not None:
             seed = check_int(seed, "seed", what="an integer or None")
             if not -(2**63) <= seed < 2**64:
@@ -88,6 +88,9 @@ class PKSampler(Sampler[list[int]]):
         self.rank = check_int(rank, "rank")
         if not 0 <= self.rank < self.num_replicas:
             fail("rank", f"an integer in [0, {self.num_replicas}) (num_replicas = {self.num_replicas})", repr(rank))
+        # like DistributedSampler: the ranks together see about one dataset's worth of samples per epoch
+        default = max(1, labels_t.numel() // (self.p * self.k * self.num_replicas))
+        self.num_batches = default if num_batches is None else check_int(num_batches, "num_batches", low=1)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
