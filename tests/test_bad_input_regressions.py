@@ -314,3 +314,21 @@ def test_focal_alpha_messages_say_what_alpha_must_be() -> None:
     with pytest.raises(ValueError, match=r"^alpha: expected a tensor of shape \(3,\), one weight per class, got "
                                          r"shape \(2,\)$"):
         ilf.focal_loss(logits, target, alpha=torch.ones(2))
+
+
+def test_tensor_options_on_another_device_are_named() -> None:
+    """A weight map, class weights or alpha on another device than the input: a named error, not torch's."""
+    logits, target = torch.randn(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4))
+    meta = torch.device("meta")
+    with pytest.raises(ValueError, match=r"^weight: expected a tensor on input's device cpu, got device meta$"):
+        ilf.pixel_cross_entropy(logits, target, weight=torch.ones(2, 4, 4, device=meta))
+    with pytest.raises(ValueError, match=r"^weight: expected a tensor on input's device cpu, got device meta$"):
+        ilf.mse_loss(logits, torch.rand(2, 3, 4, 4), weight=torch.ones(2, 4, 4, device=meta))
+    with pytest.raises(ValueError, match=r"^class_weight: expected a tensor on input's device cpu, got device meta$"):
+        ilf.pixel_cross_entropy(logits, target, class_weight=torch.ones(3, device=meta))
+    with pytest.raises(ValueError, match=r"^alpha: expected a tensor on input's device cpu, got device meta$"):
+        ilf.focal_loss(logits, target, alpha=torch.ones(3, device=meta))
+    # the regression weight map may also be per channel, and its message says so
+    with pytest.raises(ValueError, match=r"^weight: expected a per-pixel map of shape \(N, \*\), \(N, 1, \*\) or "
+                                         r"\(N, C, \*\) matching input \(2, 3, 4, 4\), got shape \(2, 2, 4, 4\)$"):
+        ilf.mse_loss(logits, torch.rand(2, 3, 4, 4), weight=torch.ones(2, 2, 4, 4))

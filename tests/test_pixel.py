@@ -86,8 +86,8 @@ REGRESSION_BAD = [
     BadInput("int input", lambda a: ((a[0].long(), a[1], a[2]), {}), TypeError,
              "input: expected a floating-point tensor, got dtype torch.int64"),
     BadInput("map shape", lambda a: ((a[0], a[1], a[2][:, :2]), {}), ValueError,
-             "weight: expected a per-pixel map of shape (N, *) or (N, 1, *) matching input (3, 2, 5, 4), "
-             "got shape (3, 2, 4)"),
+             "weight: expected a per-pixel map of shape (N, *), (N, 1, *) or (N, C, *) matching input "
+             "(3, 2, 5, 4), got shape (3, 2, 4)"),
     BadInput("empty", lambda a: ((a[0][:0], a[1][:0], a[2][:0]), {}), ValueError,
              "input: expected a non-empty tensor, got shape (0, 2, 5, 4)"),
     BadInput("nan", lambda a: ((a[0].clone().fill_(float("nan")), a[1], a[2]), {"check_finite": True}),

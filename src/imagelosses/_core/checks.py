@@ -211,6 +211,7 @@ def check_weight_map(weight: Tensor | None, input: Tensor, *, per_channel: bool 
     if weight is None:
         return None
     check_floating(weight, "weight")
+    check_same_device(weight, "weight", input, "input")
     given = fmt_shape(weight.shape)
     if weight.ndim == input.ndim - 1:
         weight = weight.unsqueeze(1)
@@ -218,8 +219,8 @@ def check_weight_map(weight: Tensor | None, input: Tensor, *, per_channel: bool 
     if weight.ndim != input.ndim or weight.shape[0] != input.shape[0] or weight.shape[2:] != input.shape[2:] or (
         weight.shape[1] not in channels
     ):
-        fail("weight", f"a per-pixel map of shape (N, *) or (N, 1, *) matching input {fmt_shape(input.shape)}",
-             f"shape {given}")
+        shapes = "(N, *), (N, 1, *) or (N, C, *)" if per_channel else "(N, *) or (N, 1, *)"
+        fail("weight", f"a per-pixel map of shape {shapes} matching input {fmt_shape(input.shape)}", f"shape {given}")
     if eager() and weight.numel() and float(weight.min()) < 0:
         fail("weight", "a non-negative weight map", f"minimum {float(weight.min()):.4g}")
     return weight.expand_as(input) if per_channel else weight.squeeze(1)

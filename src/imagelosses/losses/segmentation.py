@@ -88,11 +88,12 @@ def class_frequency_weights(counts: Tensor, mode: str) -> Tensor:
 
 
 def check_tensor_weights(value: Tensor, name: str, length: int, what: str) -> Tensor:
-    """A floating (length,) tensor of finite, non-negative weights (the finiteness check is eager only)."""
+    """A floating (length,) tensor of finite, non-negative weights (the value check is eager only, and skips
+    meta tensors, which have no values)."""
     check_floating(value, name)
     if value.shape != (length,):
         fail(name, f"a tensor of shape ({length},), {what}", f"shape {fmt_shape(value.shape)}")
-    if eager() and not bool((torch.isfinite(value) & (value >= 0)).all()):
+    if eager() and not value.is_meta and not bool((torch.isfinite(value) & (value >= 0)).all()):
         fail(name, "finite, non-negative weights", value.tolist())
     return value
 
@@ -103,7 +104,8 @@ def _resolve_class_weight(class_weight: ClassWeight, counts_fn: Callable[[], Ten
         return None
     if isinstance(class_weight, str):
         return class_frequency_weights(counts_fn(), class_weight).to(like.dtype)
-    return check_tensor_weights(class_weight, "class_weight", num_classes, "one weight per class").to(like.dtype)
+    check_tensor_weights(class_weight, "class_weight", num_classes, "one weight per class")
+    return check_same_device(class_weight, "class_weight", like, "input").to(like.dtype)
 
 
 def _check_class_weight(class_weight: ClassWeight) -> ClassWeight:
@@ -504,7 +506,7 @@ def _class_alpha(alpha: float | Tensor, num_classes: int, like: Tensor) -> Tenso
              "(a float alpha is for binary (N, 1, *) logits)", repr(alpha), exc=TypeError)
     if alpha.shape != (num_classes,):
         fail("alpha", f"a tensor of shape ({num_classes},), one weight per class", f"shape {fmt_shape(alpha.shape)}")
-    return alpha.to(like.dtype)
+    return check_same_device(alpha, "alpha", like, "input").to(like.dtype)
 
 
 class FocalLoss(Loss):
