@@ -332,3 +332,16 @@ def test_tensor_options_on_another_device_are_named() -> None:
     with pytest.raises(ValueError, match=r"^weight: expected a per-pixel map of shape \(N, \*\), \(N, 1, \*\) or "
                                          r"\(N, C, \*\) matching input \(2, 3, 4, 4\), got shape \(2, 2, 4, 4\)$"):
         ilf.mse_loss(logits, torch.rand(2, 3, 4, 4), weight=torch.ones(2, 2, 4, 4))
+
+
+def test_numbers_may_be_numpy_scalars() -> None:
+    import numpy as np
+
+    x, y = torch.randn(4, 8), torch.randint(0, 2, (4,))
+    assert torch.equal(ilf.triplet_loss(x, y, margin=np.float32(0.25)), ilf.triplet_loss(x, y, margin=0.25))
+    loss = il.FocalLoss(gamma=np.float64(2.0))
+    assert isinstance(loss.gamma, float) and loss.gamma == 2.0
+    with pytest.raises(ValueError, match=r"^margin: expected a finite number > 0.0, got np.float32\(-1.0\)$"):
+        ilf.triplet_loss(x, y, margin=np.float32(-1.0))
+    with pytest.raises(TypeError, match=r"^margin: expected a real number, got str$"):
+        ilf.triplet_loss(x, y, margin="0.2")

@@ -122,19 +122,20 @@ def check_number(
     high_inclusive: bool = True,
     finite: bool = True,
 ) -> float:
-    """A real Python number (not bool) within the given bounds, e.g. ``margin`` > 0, ``eps`` >= 0; NaN is
-    refused, and so is ±inf unless ``finite=False``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """A real number (not bool; Python or numpy scalars) within the given bounds, e.g. ``margin`` > 0,
+    ``eps`` >= 0; NaN is refused, and so is ±inf unless ``finite=False``. Returned as a Python float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):  # numpy scalars are numbers.Real
         fail(name, "a real number", type(value).__name__, exc=TypeError)
-    bad_low = low is not None and (value < low if low_inclusive else value <= low)
-    bad_high = high is not None and (value > high if high_inclusive else value >= high)
-    infinite = finite and value in (float("inf"), float("-inf"))
-    if bad_low or bad_high or value != value or infinite:
+    given, number = value, float(value)
+    bad_low = low is not None and (number < low if low_inclusive else number <= low)
+    bad_high = high is not None and (number > high if high_inclusive else number >= high)
+    infinite = finite and number in (float("inf"), float("-inf"))
+    if bad_low or bad_high or number != number or infinite:
         lo = "" if low is None else f"{'>=' if low_inclusive else '>'} {low}"
         hi = "" if high is None else f"{'<=' if high_inclusive else '<'} {high}"
         kind = "a finite number " if finite else "a number "
-        fail(name, (kind + " and ".join(p for p in (lo, hi) if p)).strip(), repr(value))
-    return float(value)
+        fail(name, (kind + " and ".join(p for p in (lo, hi) if p)).strip(), repr(given))
+    return number
 
 
 def check_index_range(target: Tensor, name: str, num_classes: int, ignore_index: int | None) -> None:
