@@ -83,9 +83,9 @@ BAD_INPUT = [
     (lambda: recall_at_k(torch.ones(4, 2, dtype=torch.long), torch.zeros(4, dtype=torch.long)), TypeError,
      "embeddings: expected a floating-point tensor, got dtype torch.int64"),
     (lambda: recall_at_k(torch.ones(4), torch.zeros(4, dtype=torch.long)), ValueError,
-     "embeddings: expected a tensor of shape (N, D), got shape (4,)"),
+     "embeddings: expected a tensor of shape (B, D), got shape (4,)"),
     (lambda: recall_at_k(torch.ones(4, 2), torch.zeros(3, dtype=torch.long)), ValueError,
-     "labels: expected shape (4,), one label per embedding, got (3,)"),
+     "labels: expected shape (B,) with B = 4 as in embeddings (4, 2), got shape (3,)"),
     (lambda: recall_at_k(torch.ones(4, 2), torch.zeros(4)), TypeError,
      "labels: expected an integer tensor (torch.long), got dtype torch.float32"),
     (lambda: recall_at_k(torch.ones(1, 2), torch.zeros(1, dtype=torch.long)), ValueError,
@@ -180,3 +180,12 @@ def test_neighbour_scores_order_each_row_like_pairwise_distances(distance: str, 
     assert torch.equal(d.argsort(dim=1, stable=True)[:, 1:], s.argsort(dim=1, stable=True)[:, 1:])
     if distance == "squared_euclidean":
         torch.testing.assert_close(s + x.square().sum(1, keepdim=True) if not normalize else s + 1.0, d)
+
+
+def test_metrics_name_a_tensor_on_another_device() -> None:
+    meta = torch.device("meta")
+    with pytest.raises(ValueError, match=r"^labels: expected a tensor on cpu \(the embeddings' device\), got a "
+                                         r"tensor on meta$"):
+        recall_at_k(torch.ones(4, 2), torch.zeros(4, dtype=torch.long, device=meta))
+    with pytest.raises(ValueError, match=r"^centres: expected a tensor on samples' device cpu, got device meta$"):
+        mode_coverage(torch.ones(3, 2), torch.ones(2, 2, device=meta), 0.1)

@@ -101,7 +101,8 @@ def check_same_shape(x: Tensor, name: str, ref: Tensor, ref_name: str, *, layout
 def check_same_device(x: Tensor, name: str, ref: Tensor, ref_name: str) -> Tensor:
     """``x`` must be on ``ref``'s device (a clear message where torch would fail deep inside)."""
     if x.device != ref.device:
-        fail(name, f"a tensor on {ref_name}'s device {ref.device}", f"device {x.device}")
+        owner = f"{ref_name}'" if ref_name.endswith("s") else f"{ref_name}'s"  # samples' device, input's device
+        fail(name, f"a tensor on {owner} device {ref.device}", f"device {x.device}")
     return x
 
 

@@ -116,7 +116,7 @@ def pairwise_distances(
         return out.masked_fill(eye, 0.0)
 
 
-def neighbour_scores(x: Tensor, *, distance: str = "euclidean", normalize: bool = False) -> Tensor:
+def neighbour_scores(x: Tensor, *, distance: Distance = "euclidean", normalize: bool = False) -> Tensor:
     """``(N, N)`` scores that order each row's neighbours as :func:`pairwise_distances` does (lower is
     nearer), for evaluation by nearest neighbours, not for losses: no gradient and none of its precision
     safeguards, one matrix product. Euclidean and squared euclidean: ``‖x_j‖² − 2·x_i·x_j`` (the row's own

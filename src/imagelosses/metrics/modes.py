@@ -15,7 +15,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from .._core.checks import check_floating, check_int, check_ndim, check_number, fail, fmt_shape
+from .._core.checks import check_floating, check_int, check_ndim, check_number, check_same_device, fail, fmt_shape
 from .._core.dtypes import wide_dtype
 
 __all__ = ["ModeCoverage", "mode_coverage"]
@@ -54,8 +54,7 @@ def mode_coverage(samples: Tensor, centres: Tensor, std: float, *, hq_stds: floa
             fail(name, "at least one row of at least one coordinate", f"shape {fmt_shape(x.shape)}")
     if centres.shape[1] != samples.shape[1]:
         fail("centres", f"shape (M, {samples.shape[1]}), the samples' dimension", fmt_shape(centres.shape))
-    if centres.device != samples.device:
-        fail("centres", f"a tensor on the samples' device {samples.device}", f"device {centres.device}")
+    check_same_device(centres, "centres", samples, "samples")
     if not bool(torch.isfinite(centres).all()):
         fail("centres", "finite mode centres", "NaN or infinite entries")
     std = check_number(std, "std", low=0.0, low_inclusive=False)

@@ -19,8 +19,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .._core.checks import check_bool, check_floating, check_int, check_integer, check_ndim, fail, fmt_shape
+from .._core.checks import check_bool, check_int, fail, fmt_shape
 from ..embedding.distances import Distance, check_distance, neighbour_scores
+from ..embedding.mining import check_batch
 
 __all__ = ["recall_at_k"]
 
@@ -32,7 +33,8 @@ def recall_at_k(embeddings: Tensor, labels: Tensor, k: int = 1, *, distance: Dis
     """Fraction of samples with a same-label sample among their ``k`` nearest other samples.
 
     Args:
-        embeddings: ``(N, D)`` floating, ``N >= 2``.
+        embeddings: ``(N, D)`` floating, ``N >= 2`` (checked as a batch of the metric losses:
+            :func:`~imagelosses.embedding.mining.check_batch`).
         labels: ``(N,)`` integer class labels on the embeddings' device.
         k: how many nearest neighbours count, ``1 <= k <= N − 1``.
         distance: ``"euclidean"``, ``"squared_euclidean"`` (the same ranking) or ``"cosine"``.
@@ -53,14 +55,8 @@ def recall_at_k(embeddings: Tensor, labels: Tensor, k: int = 1, *, distance: Dis
         >>> recall_at_k(x, torch.tensor([0, 0, 1, 1]))
         1.0
     """
-    check_floating(embeddings, "embeddings")
-    check_ndim(embeddings, "embeddings", (2,), "(N, D)")
-    check_integer(labels, "labels")
+    check_batch(embeddings, labels)
     n = embeddings.shape[0]
-    if labels.shape != (n,):
-        fail("labels", f"shape ({n},), one label per embedding", fmt_shape(labels.shape))
-    if labels.device != embeddings.device:
-        fail("labels", f"a tensor on the embeddings' device {embeddings.device}", f"device {labels.device}")
     if embeddings.shape[1] == 0 or (embeddings.is_meta and n):
         fail("embeddings", "a tensor with data and at least one dimension D >= 1",
              f"shape {fmt_shape(embeddings.shape)} on {embeddings.device}")
@@ -82,7 +78,6 @@ def recall_at_k(embeddings: Tensor, labels: Tensor, k: int = 1, *, distance: Dis
             return float("nan")
         d = neighbour_scores(embeddings, distance=distance, normalize=normalize)
         d.fill_diagonal_(float("inf"))
-        # a stable sort keeps the lower index first among equal distances
         hits = torch.zeros((), dtype=torch.long, device=embeddings.device)
         rows = torch.nonzero(queries).flatten()
         for chunk in torch.split(rows, _CHUNK):
