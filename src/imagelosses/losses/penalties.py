@@ -41,6 +41,9 @@ __all__ = ["PENALTY_KINDS", "GradientPenalty", "PenaltyKind", "gradient_penalty"
 PenaltyKind = Literal["wgan-gp", "r1", "r2", "dragan"]
 PENALTY_KINDS: tuple[str, ...] = ("wgan-gp", "r1", "r2", "dragan")
 Critic = Callable[..., Tensor]
+#: The samples each kind reads: checked as given, and the only ones whose NaN makes the penalty NaN.
+SAMPLES_USED: dict[str, tuple[str, ...]] = {"wgan-gp": ("real", "fake"), "r1": ("real",), "r2": ("fake",),
+                                            "dragan": ("real",)}
 
 
 def _check_options(kind: str, weight: float | None, one_sided: bool, reduction: str) -> dict[str, Any]:
@@ -57,9 +60,8 @@ def _check_sample(x: Any, name: str) -> Tensor:
 
 def _points(kind: str, real: Tensor | None, fake: Tensor | None, generator: torch.Generator | None) -> Tensor:
     """Where the gradient is taken: interpolates (wgan-gp), real (r1), fake (r2), perturbed real (dragan)."""
-    needed = {"wgan-gp": ("real", "fake"), "r1": ("real",), "r2": ("fake",), "dragan": ("real",)}[kind]
     given = {"real": real, "fake": fake}
-    for name in needed:
+    for name in SAMPLES_USED[kind]:
         if given[name] is None:
             fail(name, f"a tensor (kind {kind!r} needs it)", "None", exc=TypeError)
         _check_sample(given[name], name)
@@ -168,8 +170,8 @@ def _penalty(critic: Critic, real: Tensor | None, fake: Tensor | None, critic_ar
     else:
         gap = torch.linalg.vector_norm(grad.flatten(1), dim=1) - 1.0
         values = weight * (gap.clamp_min(0.0) if one_sided else gap).square()
-    used = {"r1": (real,), "r2": (fake,), "dragan": (real,)}.get(kind, (real, fake))  # fake unused by R1, DRAGAN
-    return nan_if_nonfinite(reduce(values, reduction), *used).to(x.dtype)
+    given = {"real": real, "fake": fake}
+    return nan_if_nonfinite(reduce(values, reduction), *(given[n] for n in SAMPLES_USED[kind])).to(x.dtype)
 
 
 class GradientPenalty(Loss):
