@@ -206,3 +206,11 @@ def test_figures_must_be_written_in_the_runs_folder(tmp_path: Path) -> None:
     e = _experiment("test-outside", lambda ctx: RunOutput({"m": 1.0}, figures=[Figure(outside, "x")]))
     (result,), _ = run_experiments([e], out_dir=tmp_path / "run", progress=False, stream=io.StringIO())
     assert result.error is not None and result.error.startswith("ValueError: Figure.path: expected a file written")
+
+
+def test_a_quick_report_says_its_verdicts_are_not_the_results(tmp_path: Path) -> None:
+    _, data = run_experiments([TINY], out_dir=tmp_path, quick=True, seeds=1, progress=False, stream=io.StringIO())
+    warning = 'id="quick-warning"'
+    assert warning in (tmp_path / "report.html").read_text()
+    data["config"]["size"] = "full"
+    assert warning not in render_report(data, tmp_path)

@@ -61,6 +61,7 @@ figcaption { color: var(--muted); font-size: .9rem; margin-top: .4rem; }
 details { margin: .6rem 0; } summary { cursor: pointer; color: var(--muted); }
 pre { background: var(--tint); padding: .7rem; border-radius: 6px; overflow-x: auto; font-size: .85rem; }
 footer { color: var(--muted); font-size: .85rem; }
+.quick { background: #fff4d6; border: 1px solid #e6c46b; border-radius: 6px; padding: .6rem .8rem; }
 """
 
 
@@ -168,6 +169,10 @@ def render_report(results: Mapping[str, Any], root: str | Path) -> str:
     failed = sum(1 for e in experiments if e["status"] != "ok")
     tally = ", ".join(f"{n} {label}" for label, n in counts.items()) + (f", {failed} failed" if failed else "")
     body = "\n".join(_section(e, root) for e in experiments)
+    quick = ('<p class="quick" id="quick-warning"><strong>Quick run.</strong> Every experiment ran at its smoke-test '
+             "size (less data, a few steps): it shows that the code runs end to end, and its verdicts are not the "
+             "experiments' results. Run <code>imagelosses experiments</code> without <code>--quick</code> (or "
+             "<code>make demo</code>) for those.</p>") if config["size"] == "quick" else ""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -184,6 +189,7 @@ def render_report(results: Mapping[str, Any], root: str | Path) -> str:
 verdict computed by the rule its experiment declares.</p>
 <p>{_e(results['created'])} · {_e(config['size'])} size · device {_e(config['device'])} ·
 total wall time {results['wall_time_s']:.1f} s · {_e(tally)}</p>
+{quick}
 </header>
 <div class="summary" id="summary">
 <h2>Summary</h2>
