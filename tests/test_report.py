@@ -112,10 +112,19 @@ def test_a_rerun_replaces_the_figures_of_the_previous_run(tmp_path: Path) -> Non
 
 
 def test_summary_table_for_the_terminal(tmp_path: Path) -> None:
-    results, _ = run_experiments([TINY], out_dir=tmp_path, quick=True, seeds=2, progress=False, stream=io.StringIO())
+    results, _ = run_experiments([TINY], out_dir=tmp_path, quick=True, seeds=3, progress=False, stream=io.StringIO())
     lines = format_summary(results).splitlines()
     assert lines[0].split() == ["experiment", "verdict", "seeds", "time"]
-    assert lines[2].startswith("test-tiny") and "holds" in lines[2] and " 2 " in lines[2]
+    assert lines[2].startswith("test-tiny") and "holds" in lines[2] and " 3 " in lines[2]
+
+
+def test_fewer_seeds_than_the_rule_needs_are_not_decided(tmp_path: Path) -> None:
+    """One seed has a spread of 0, so any sign would pass for significance: the runner does not decide."""
+    results, _ = run_experiments([TINY], out_dir=tmp_path, quick=True, seeds=1, progress=False, stream=io.StringIO())
+    verdict = results[0].verdict
+    assert verdict is not None and verdict.label == "not decided"
+    assert verdict.reason == "not decided: 1 seed; the rule needs ≥ 3"
+    assert "not decided" in (tmp_path / "report.html").read_text()
     assert lines[3].strip() == results[0].verdict.reason  # type: ignore[union-attr]
 
 

@@ -1,6 +1,21 @@
 """What an experiment is: a claim from the literature, a configuration at two sizes, a run per seed, and a
 verdict rule written in code before anything runs.
 
+The rules every experiment follows (a fair test, not a demonstration):
+
+1. **The claim is the paper's own**, cited by section or figure. A criterion we add (a sanity check, a
+   diagnostic) is reported as *descriptive* and never enters the verdict.
+2. **Held-out evaluation.** Images, regions, identities or samples that no arm trained on.
+3. **Settings and thresholds fixed before the run.** Where a pilot chose them, ``Experiment.pilot`` says which
+   pilot, on what data (never the evaluation data).
+4. **Paired statistics over seeds** (at least :data:`MIN_SEEDS`) and, where a run has many test items, a paired
+   bootstrap over the items (:func:`paired_bootstrap`); the report shows the interval. Below
+   ``Experiment.seeds`` seeds the runner does not decide (:func:`undecided`).
+5. **A rule that can fail.** The tests apply each rule to a null summary (the arms' numbers swapped or equal)
+   and check that it does not read "holds".
+6. **A guard against the experiment's own artefact** (checkerboard energy for an upsampler, precision next to
+   recall, a not-a-copy check for synthesis, layers the optimiser did not see), reported in the reason.
+
 Each experiment module under :mod:`imagelosses.experiments` defines one module-level ``EXPERIMENT`` of type
 :class:`Experiment`; the registry collects them by name. The runner calls ``run`` once per seed with a
 :class:`RunContext`, collects the per-seed numbers into a :class:`Summary` (mean ± spread) and applies
@@ -18,11 +33,13 @@ from typing import Any, Literal
 
 import torch
 
-__all__ = ["VERDICTS", "Experiment", "Figure", "RunContext", "RunOutput", "Summary", "Verdict", "VerdictLabel",
-           "decide", "single_thread"]
+__all__ = ["MIN_SEEDS", "VERDICTS", "Experiment", "Figure", "Interval", "RunContext", "RunOutput", "Summary",
+           "Verdict", "VerdictLabel", "decide", "paired_bootstrap", "paired_differences", "single_thread", "undecided"]
 
-VerdictLabel = Literal["holds", "does not hold at this scale", "inconclusive"]
-VERDICTS: tuple[str, ...] = ("holds", "does not hold at this scale", "inconclusive")
+VerdictLabel = Literal["holds", "does not hold at this scale", "inconclusive", "not decided"]
+VERDICTS: tuple[str, ...] = ("holds", "does not hold at this scale", "inconclusive", "not decided")
+#: The fewest seeds any verdict rule decides on.
+MIN_SEEDS = 3
 
 
 @dataclass(frozen=True)
@@ -100,6 +117,45 @@ def single_thread() -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+def undecided(n_seeds: int, needed: int) -> Verdict:
+    """The verdict of a run with fewer seeds than its rule needs: no decision, whatever the numbers say."""
+    return Verdict("not decided", f"not decided: {n_seeds} seed{'s' if n_seeds != 1 else ''}; the rule needs "
+                                  f"≥ {needed}")
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A mean difference (treatment − control) and its percentile bootstrap interval ``[low, high]``."""
+
+    mean: float
+    low: float
+    high: float
+
+    def excludes_zero(self) -> bool:
+        return self.low > 0 or self.high < 0
+
+
+def paired_bootstrap(treatment: torch.Tensor, control: torch.Tensor, *, resamples: int = 2000, level: float = 0.95,
+                     seed: int = 0) -> Interval:
+    """Paired percentile bootstrap of ``mean(treatment − control)`` over test items (one value per item and arm,
+    the same items in both): resample the items with replacement ``resamples`` times; the interval holds the
+    central ``level`` of the resampled means."""
+    diff = (treatment.detach().double().flatten() - control.detach().double().flatten()).cpu()
+    if diff.numel() == 0 or treatment.numel() != control.numel():
+        raise ValueError(f"treatment: expected as many items as control ({control.numel()}), got {treatment.numel()}")
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randint(0, diff.numel(), (resamples, diff.numel()), generator=g)
+    means = diff[idx].mean(1)
+    tail = (1.0 - level) / 2
+    low, high = torch.quantile(means, torch.tensor([tail, 1.0 - tail], dtype=torch.float64)).tolist()
+    return Interval(float(diff.mean()), float(low), float(high))
+
+
+def paired_differences(summary: Summary, treatment: str, control: str) -> list[float]:
+    """The per-seed differences ``treatment − control`` of two metrics of the same runs (paired by seed)."""
+    return [t - c for t, c in zip(summary.values[treatment], summary.values[control], strict=True)]
+
+
 def decide(reason: str, *, holds: bool, fails: bool) -> Verdict:
     """The three-way rule of every experiment: "holds" when its holding condition is met, else "does not hold
     at this scale" when its failing condition is, else "inconclusive"; ``reason`` gives the numbers compared."""
@@ -128,4 +184,6 @@ class Experiment:
     quick: Mapping[str, Any]
     run: Callable[[RunContext], RunOutput]
     verdict: Callable[[Summary], Verdict]
-    seeds: int = 3
+    seeds: int = MIN_SEEDS
+    #: Which pilot chose the settings and thresholds, on what data (empty: none; the settings are the paper's).
+    pilot: str = ""

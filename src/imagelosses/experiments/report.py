@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .._core.checks import fail
+from .base import VERDICTS
 
 __all__ = ["format_number", "render_report", "section_id"]
 
@@ -47,12 +48,12 @@ a { color: #1d4f91; }
          font-size: .85rem; white-space: nowrap; }
 .holds { color: var(--holds); background: var(--holds-bg); }
 .does-not-hold-at-this-scale { color: var(--not); background: var(--not-bg); }
-.inconclusive { color: var(--inc); background: var(--inc-bg); }
+.inconclusive, .not-decided { color: var(--inc); background: var(--inc-bg); }
 .error { color: var(--err); background: var(--err-bg); }
 .verdict { border-left: 5px solid var(--rule); padding: .7rem 1rem; margin-top: 1.2rem; background: var(--tint);
            border-radius: 0 8px 8px 0; }
 .verdict.holds { border-color: var(--holds); } .verdict.does-not-hold-at-this-scale { border-color: var(--not); }
-.verdict.inconclusive { border-color: var(--inc); } .verdict.error { border-color: var(--err); }
+.verdict.inconclusive, .verdict.not-decided { border-color: var(--inc); } .verdict.error { border-color: var(--err); }
 .verdict p { margin: .3rem 0; color: var(--ink); }
 figure { margin: 1rem 0 1.4rem; }
 figure img { display: block; max-width: 100%; height: auto; border: 1px solid var(--rule); border-radius: 6px;
@@ -165,9 +166,9 @@ def render_report(results: Mapping[str, Any], root: str | Path) -> str:
         f'<tr><td><a href="#{section_id(e["name"])}">{_e(e["title"])}</a></td><td>{_e(e["claim"])}</td>'
         f"<td>{_badge(e)}</td><td class=\"num\">{e['wall_time_s']:.1f} s</td></tr>" for e in experiments)
     counts = {label: sum(1 for e in experiments if e["verdict"] and e["verdict"]["label"] == label)
-              for label in ("holds", "does not hold at this scale", "inconclusive")}
+              for label in VERDICTS}
     failed = sum(1 for e in experiments if e["status"] != "ok")
-    tally = ", ".join(f"{n} {label}" for label, n in counts.items()) + (f", {failed} failed" if failed else "")
+    tally = ", ".join(f"{n} {label}" for label, n in counts.items() if n or label != "not decided") + (f", {failed} failed" if failed else "")
     body = "\n".join(_section(e, root) for e in experiments)
     quick = ('<p class="quick" id="quick-warning"><strong>Quick run.</strong> Every experiment ran at its smoke-test '
              "size (less data, a few steps): it shows that the code runs end to end, and its verdicts are not the "

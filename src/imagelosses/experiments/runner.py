@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from .._core.checks import check_int, fail
-from .base import VERDICTS, Experiment, Figure, RunContext, Summary, Verdict
+from .base import VERDICTS, Experiment, Figure, RunContext, Summary, Verdict, undecided
 
 __all__ = [
     "ExperimentResult",
@@ -205,6 +205,8 @@ def run_experiment(experiment: Experiment, *, out_dir: Path, quick: bool, device
                         fail("Figure.path", f"a file written directly in ctx.out_dir ({stage})", str(figure.path))
                     result.figures.append(Figure(Path(experiment.name) / path.name, figure.caption))
         verdict = experiment.verdict(result.summary)
+        if len(seeds) < experiment.seeds:  # below the rule's minimum: the numbers are shown, nothing is decided
+            verdict = undecided(len(seeds), experiment.seeds)
         if not isinstance(verdict, Verdict) or verdict.label not in VERDICTS:
             fail("verdict", "a Verdict labelled " + ", ".join(map(repr, VERDICTS)), repr(verdict))
         result.verdict = verdict
