@@ -116,6 +116,7 @@ def test_summary_table_for_the_terminal(tmp_path: Path) -> None:
     lines = format_summary(results).splitlines()
     assert lines[0].split() == ["experiment", "verdict", "seeds", "time"]
     assert lines[2].startswith("test-tiny") and "holds" in lines[2] and " 3 " in lines[2]
+    assert lines[3].strip() == results[0].verdict.reason  # type: ignore[union-attr]
 
 
 def test_fewer_seeds_than_the_rule_needs_are_not_decided(tmp_path: Path) -> None:
@@ -125,7 +126,6 @@ def test_fewer_seeds_than_the_rule_needs_are_not_decided(tmp_path: Path) -> None
     assert verdict is not None and verdict.label == "not decided"
     assert verdict.reason == "not decided: 1 seed; the rule needs ≥ 3"
     assert "not decided" in (tmp_path / "report.html").read_text()
-    assert lines[3].strip() == results[0].verdict.reason  # type: ignore[union-attr]
 
 
 # --- the registry -----------------------------------------------------------------------------------------
