@@ -140,9 +140,9 @@ def paired_bootstrap(treatment: torch.Tensor, control: torch.Tensor, *, resample
     """Paired percentile bootstrap of ``mean(treatment − control)`` over test items (one value per item and arm,
     the same items in both): resample the items with replacement ``resamples`` times; the interval holds the
     central ``level`` of the resampled means."""
-    diff = (treatment.detach().double().flatten() - control.detach().double().flatten()).cpu()
-    if diff.numel() == 0 or treatment.numel() != control.numel():
+    if control.numel() == 0 or treatment.numel() != control.numel():
         raise ValueError(f"treatment: expected as many items as control ({control.numel()}), got {treatment.numel()}")
+    diff = (treatment.detach().double().flatten() - control.detach().double().flatten()).cpu()
     g = torch.Generator().manual_seed(seed)
     idx = torch.randint(0, diff.numel(), (resamples, diff.numel()), generator=g)
     means = diff[idx].mean(1)
