@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= runs/demo
 
-.PHONY: test lint typecheck bench demo demo-quick install clean
+.PHONY: test test-threads lint typecheck bench demo demo-quick install system-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,14 +16,35 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# System packages the tests need: Debian's chromium for the report's real-browser test. As root with apt it is
+# installed when missing; otherwise the target stops with the one command to run.
+system-deps:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	        echo "installing Debian's chromium (the browser test needs it)"; \
+	        export DEBIAN_FRONTEND=noninteractive; \
+	        (apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	         (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)) || exit 1; \
+	    else \
+	        echo "make test needs a headless chromium: run 'sudo apt-get install -y chromium' (Debian/Ubuntu), then make test again" >&2; \
+	        exit 1; \
+	    fi; \
+	fi
+
 lint: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks
 
 typecheck: $(STAMP)
 	$(PY) -m mypy --strict src/imagelosses
 
-test: lint typecheck
+test: system-deps lint typecheck
 	$(PY) -m pytest -q -p no:cacheprovider
+	$(MAKE) --no-print-directory test-threads
+
+# The tests that train or optimise must not depend on the thread count: run them again at 1 and at 2 threads.
+test-threads: $(STAMP)
+	IMAGELOSSES_TEST_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider -m training
+	IMAGELOSSES_TEST_THREADS=2 $(PY) -m pytest -q -p no:cacheprovider -m training
 
 demo: $(STAMP)
 	$(PY) -m imagelosses experiments --out $(DEMO_OUT)

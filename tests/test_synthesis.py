@@ -68,6 +68,7 @@ def test_balanced_style_weight_bad_input() -> None:
                               style_layers=STYLE)
 
 
+@pytest.mark.training
 def test_stylize_and_synthesize_lower_their_objectives() -> None:
     content, style = _image(0), _image(1)
     image, curve = stylize(content, style, extractor=VGG, steps=15, style_weight=1e3, content_layers=CONTENT,
