@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from imagelosses.embedding import OfflineTripletLoss, TripletLoss, mine_triplets, triplet_loss, triplet_margin_loss
+from imagelosses.embedding.distances import pairwise_distances
 from tests._harness import BadInput, BadOption, LossCase, StandardLossTests
 
 
@@ -363,3 +364,34 @@ def test_module_repr_and_stats_module():
         mine_triplets(x, y, mining="x")
     with pytest.raises(ValueError, match=re.escape("margin: expected a finite number > 0.0, got 0")):
         TripletLoss(margin=0)
+
+
+def _circle(dtype):
+    """pytorch-metric-learning's TripletMarginMiner test data: 16 unit vectors at 0°, 1°, …, 15° (near-ties
+    everywhere: the negatives at ±d degrees from an anchor are at equal distance in exact arithmetic)."""
+    angles = torch.deg2rad(torch.arange(16, dtype=torch.float64))
+    return torch.stack([angles.cos(), angles.sin()], 1).to(dtype)
+
+
+@pytest.mark.parametrize("distance", ["cosine", "squared_euclidean", "euclidean"])
+@pytest.mark.parametrize("mining", ["semihard", "hard"])
+def test_mining_decisions_are_stable_on_pytorch_metric_learnings_near_ties(mining, distance):
+    """Mining reads a float64 matrix: a float32 batch picks exactly the triplets of the same values in float64,
+    and each semi-hard pick is FaceNet's (the closest negative farther than the positive, by a float64 loop)."""
+    x32 = _circle(torch.float32)
+    x64 = x32.double()
+    for seed in range(10):
+        y = torch.randint(0, 2, (16,), generator=torch.Generator().manual_seed(seed))
+        for k in range(1, 11):
+            margin = 0.05 * k
+            picks = [mine_triplets(x, y, mining=mining, margin=margin, distance=distance) for x in (x32, x64)]
+            assert all(torch.equal(a, b) for a, b in zip(*picks, strict=True)), (seed, margin)
+            ours = triplet_loss(x32, y, mining=mining, margin=margin, distance=distance, reduction="sum")
+            ref = triplet_loss(x64, y, mining=mining, margin=margin, distance=distance, reduction="sum")
+            torch.testing.assert_close(ours.double(), ref, rtol=1e-5, atol=1e-6)
+        if mining == "semihard":
+            d = pairwise_distances(x64, distance=distance, normalize=True)
+            for a, p, n in zip(*(t.tolist() for t in picks[1]), strict=True):
+                negatives = [d[a, j].item() for j in range(16) if y[j] != y[a]]
+                farther = [v for v in negatives if v > d[a, p].item()]
+                assert d[a, n].item() == (min(farther) if farther else max(negatives))

@@ -23,7 +23,13 @@ unit-norm float32 embeddings that is ~4e-6 on ``d²``: rows closer than ~2e-3 (e
 distance 0 or with a relative error of order 1. A float64 Gram matrix would remove it but costs about 3×
 the float32 one on CPU (B = 1024, D = 128: ~75 ms vs ~25 ms forward + backward), so it is not done; pass
 float64 embeddings when near-duplicates must be told apart, or use :func:`row_distances` (computed from
-``x − y``, no floor) for explicit pairs. Semi-hard mining and its loss read the same matrix, so they agree.
+``x − y``, no floor) for explicit pairs.
+
+Mining decisions (which positive is hardest, which negative is semi-hard, which triplet is active) read
+:func:`mining_distances`: the same matrix computed in float64 from the embeddings as given, without gradient.
+A float32 batch and the same values in float64 therefore pick the same triplets, near-ties included (a
+float32 matrix flips decisions whose true gap is below its floor, ~1e-7 for unit vectors); the loss then
+differentiates the selected distances in the embeddings' own precision.
 
 Valid range: the squares must be finite in the compute dtype. For float32 with ``normalize=False``, keep
 ``‖x_i − x_j‖² < 3.4e38``; the losses are tested finite for entries up to ``1e15`` (squared distances up
@@ -39,14 +45,14 @@ import torch
 from torch import Tensor
 
 from .._core.checks import check_option
-from .._core.dtypes import at_least_float32
+from .._core.dtypes import at_least_float32, wide_dtype
 
 Distance = Literal["euclidean", "squared_euclidean", "cosine"]
 DISTANCES: tuple[str, ...] = ("euclidean", "squared_euclidean", "cosine")
 EPS = 1e-12
 
-__all__ = ["DISTANCES", "Distance", "check_distance", "l2_normalize", "neighbour_scores", "pairwise_distances",
-           "prepare_embeddings", "row_distances"]
+__all__ = ["DISTANCES", "Distance", "check_distance", "l2_normalize", "mining_distances", "neighbour_scores",
+           "pairwise_distances", "prepare_embeddings", "row_distances"]
 
 
 def check_distance(distance: str) -> str:
@@ -114,6 +120,15 @@ def pairwise_distances(
                 out = _safe_sqrt(out, eps)
         eye = torch.eye(n, dtype=torch.bool, device=x.device)
         return out.masked_fill(eye, 0.0)
+
+
+def mining_distances(x: Tensor, *, distance: Distance = "squared_euclidean", normalize: bool = False,
+                     eps: float = EPS) -> Tensor:
+    """:func:`pairwise_distances` of the raw embeddings ``x`` in float64 (float32 where the device has no
+    float64), without gradient: the matrix every mining decision reads (see the module docstring)."""
+    with torch.no_grad():
+        return pairwise_distances(x.detach().to(wide_dtype(x.device)), distance=distance, normalize=normalize,
+                                  eps=eps)
 
 
 def neighbour_scores(x: Tensor, *, distance: Distance = "euclidean", normalize: bool = False) -> Tensor:

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from .._core.checks import check_floating, check_integer, check_ndim, check_number, check_option, fail, fmt_shape
-from .distances import Distance, check_distance, pairwise_distances
+from .distances import Distance, check_distance, mining_distances
 
 Mining = Literal["all", "hard", "semihard"]
 MINING: tuple[str, ...] = ("all", "hard", "semihard")
@@ -160,7 +160,7 @@ def mine_triplets(embeddings: Tensor, labels: Tensor, *, mining: Mining = "hard"
     check_batch(embeddings, labels)
     check_mining_options(mining, margin, semihard_fallback)
     check_distance(distance)
-    dist = pairwise_distances(embeddings, distance=distance, normalize=normalize)
+    dist = mining_distances(embeddings, distance=distance, normalize=normalize)
     pos, neg = label_masks(labels)
     if mining == "all":
         a, p, n = all_triplets(pos, neg)

@@ -23,6 +23,7 @@ from .._core.reduction import Reduction, check_reduction, reduce, safe_divide
 from .distances import (
     Distance,
     check_distance,
+    mining_distances,
     pairwise_distances,
     prepare_embeddings,
     row_distances,
@@ -233,16 +234,18 @@ def triplet_loss(embeddings: Tensor, labels: Tensor, *, mining: Mining = "all", 
     valid: Tensor | None = None
     if mining in ("hard", "semihard"):
         x = prepare_embeddings(embeddings, normalize)
+        # Mining reads the float64 matrix of the raw embeddings (stable near-ties: float32 and float64 batches
+        # pick the same triplets); the loss differentiates only the selected distances.
+        chosen = mining_distances(embeddings, distance=distance, normalize=normalize)
         if mining == "hard":
-            # Mine on a matrix without gradient; differentiate only the 2B selected distances (O(B·D) backward).
-            p_idx, n_idx, valid = hard_selection(pairwise_distances(x.detach(), distance=distance), pos, neg)
+            # Differentiate only the 2B selected distances (O(B·D) backward).
+            p_idx, n_idx, valid = hard_selection(chosen, pos, neg)
             x_ap = row_distances(x, x[p_idx], distance=distance) - row_distances(x, x[n_idx], distance=distance)
         else:
-            # One differentiable (B, B) matrix: mining reads it detached and the loss gathers the selected
-            # entries, so both see the same distances (the semi-hard boundary d_an > d_ap holds for the loss
-            # too) and memory stays O(B²) (no (B, K, D) gather of the anchor-positive pairs).
+            # One differentiable (B, B) matrix whose selected entries the loss gathers: memory stays O(B²) (no
+            # (B, K, D) gather of the anchor-positive pairs).
             dist = pairwise_distances(x, distance=distance)
-            p_idx, n_idx, valid = semihard_selection(dist, pos, neg, semihard_fallback)
+            p_idx, n_idx, valid = semihard_selection(chosen, pos, neg, semihard_fallback)
             x_ap = dist.gather(1, p_idx) - dist.gather(1, n_idx)
         values = nan_if_nonfinite(torch.where(valid, _hinge(x_ap, margin, soft_margin), 0.0), embeddings)
     else:

@@ -168,7 +168,8 @@ def render_report(results: Mapping[str, Any], root: str | Path) -> str:
     counts = {label: sum(1 for e in experiments if e["verdict"] and e["verdict"]["label"] == label)
               for label in VERDICTS}
     failed = sum(1 for e in experiments if e["status"] != "ok")
-    tally = ", ".join(f"{n} {label}" for label, n in counts.items() if n or label != "not decided") + (f", {failed} failed" if failed else "")
+    shown = [f"{n} {label}" for label, n in counts.items() if n or label != "not decided"]
+    tally = ", ".join(shown) + (f", {failed} failed" if failed else "")
     body = "\n".join(_section(e, root) for e in experiments)
     quick = ('<p class="quick" id="quick-warning"><strong>Quick run.</strong> Every experiment ran at its smoke-test '
              "size (less data, a few steps): it shows that the code runs end to end, and its verdicts are not the "
