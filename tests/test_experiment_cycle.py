@@ -139,6 +139,15 @@ def test_cycle_verdict_rule_holds_on_a_good_summary():
     v = cyc.verdict(summary(**_good()))
     assert v.label == "holds"
     assert "0.0300 vs 0.1200" in v.reason and "[0.0850, 0.0950]" in v.reason
+    # the guards are reported in the reason and do not enter the rule
+    guards = {"with_cycle/best_permutation_accuracy": [0.94, 0.95, 0.93],
+              "without_cycle/best_permutation_accuracy": [0.7, 0.8, 0.75], "with_cycle/diversity": [1.0, 1.0, 1.0],
+              "without_cycle/diversity": [0.2, 0.3, 0.1], "mlp_with_cycle/accuracy": [0.05, 0.08, 0.09],
+              "mlp_with_cycle/best_permutation_accuracy": [0.66, 0.52, 0.5]}
+    with_guards = cyc.verdict(summary(**_good(), **guards))
+    assert with_guards.label == "holds"
+    assert "best-permutation accuracy with 0.940" in with_guards.reason and "with 1.00, without 0.20" in (
+        with_guards.reason) and "MLP generators" in with_guards.reason and "0.560" in with_guards.reason
 
 
 def test_cycle_verdict_rule_fails_on_null_summaries():
