@@ -17,6 +17,8 @@ from tests.vgg_fixtures import tiny_vgg
 HALF = [torch.float16, torch.bfloat16]
 RTOL = {torch.float16: 2e-3, torch.bfloat16: 1.6e-2}
 
+META = r"expected a tensor with data \(meta tensors carry only a shape\), got a tensor on the meta device"
+
 
 def _close(value: torch.Tensor, expect: float, dtype: torch.dtype) -> None:
     assert torch.isfinite(value), value
@@ -193,9 +195,9 @@ def test_check_finite_turns_nan_into_an_error(module, args) -> None:
 # ----------------------------------------------------------------------------------- unclear errors
 def test_target_on_another_device_and_meta_tensors() -> None:
     x = torch.randn(1, 3, 4, 4)
-    with pytest.raises(ValueError, match="target: expected a tensor on input's device cpu, got device meta"):
+    with pytest.raises(ValueError, match=r"target: " + META):
         ilf.mse_loss(x, torch.empty(1, 3, 4, 4, device="meta"))
-    with pytest.raises(ValueError, match="target: expected a tensor on input's device cpu, got device meta"):
+    with pytest.raises(ValueError, match=r"target: " + META):
         ilf.dice_loss(x, torch.empty(1, 4, 4, dtype=torch.long, device="meta"))
     with pytest.raises(ValueError, match="input: expected a tensor with data"):
         ilf.mse_loss(x.to("meta"), x.to("meta"))
@@ -320,13 +322,13 @@ def test_tensor_options_on_another_device_are_named() -> None:
     """A weight map, class weights or alpha on another device than the input: a named error, not torch's."""
     logits, target = torch.randn(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4))
     meta = torch.device("meta")
-    with pytest.raises(ValueError, match=r"^weight: expected a tensor on input's device cpu, got device meta$"):
+    with pytest.raises(ValueError, match=r"^weight: " + META + "$"):
         ilf.pixel_cross_entropy(logits, target, weight=torch.ones(2, 4, 4, device=meta))
-    with pytest.raises(ValueError, match=r"^weight: expected a tensor on input's device cpu, got device meta$"):
+    with pytest.raises(ValueError, match=r"^weight: " + META + "$"):
         ilf.mse_loss(logits, torch.rand(2, 3, 4, 4), weight=torch.ones(2, 4, 4, device=meta))
-    with pytest.raises(ValueError, match=r"^class_weight: expected a tensor on input's device cpu, got device meta$"):
+    with pytest.raises(ValueError, match=r"^class_weight: " + META + "$"):
         ilf.pixel_cross_entropy(logits, target, class_weight=torch.ones(3, device=meta))
-    with pytest.raises(ValueError, match=r"^alpha: expected a tensor on input's device cpu, got device meta$"):
+    with pytest.raises(ValueError, match=r"^alpha: " + META + "$"):
         ilf.focal_loss(logits, target, alpha=torch.ones(3, device=meta))
     # the regression weight map may also be per channel, and its message says so
     with pytest.raises(ValueError, match=r"^weight: expected a per-pixel map of shape \(N, \*\), \(N, 1, \*\) or "

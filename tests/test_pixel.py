@@ -116,7 +116,7 @@ CE_BAD = [
     BadInput("nan class weight", lambda a: (a, {"class_weight": torch.tensor([1.0, float("nan"), 1.0, 1.0])}),
              ValueError, "class_weight: expected finite, non-negative weights, got [1.0, nan, 1.0, 1.0]"),
     BadInput("target device", lambda a: ((a[0], a[1].to("meta"), a[2]), {}), ValueError,
-             "target: expected a tensor on input's device cpu, got device meta"),
+             "target: expected a tensor with data (meta tensors carry only a shape), got a tensor on the meta device"),
     BadInput("class weight length", lambda a: (a, {"class_weight": torch.ones(3)}), ValueError,
              "class_weight: expected a tensor of shape (4,), one weight per class, got shape (3,)"),
     BadInput("class weight mode", lambda a: (a, {"class_weight": "inverse"}), ValueError,

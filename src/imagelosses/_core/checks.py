@@ -18,6 +18,7 @@ from torch import Tensor
 
 __all__ = [
     "check_bool",
+    "check_flags",
     "check_floating",
     "check_index_range",
     "check_int",
@@ -54,9 +55,11 @@ def eager() -> bool:
 
 
 def check_tensor(x: object, name: str) -> Tensor:
-    """``x`` must be a ``torch.Tensor``."""
+    """``x`` must be a ``torch.Tensor`` with data (not on the meta device)."""
     if not isinstance(x, Tensor):
         fail(name, "a torch.Tensor", type(x).__name__, exc=TypeError)
+    if x.is_meta and eager():
+        fail(name, "a tensor with data (meta tensors carry only a shape)", "a tensor on the meta device")
     return x
 
 
@@ -169,6 +172,12 @@ def check_bool(value: Any, name: str) -> bool:
     return value
 
 
+def check_flags(**flags: Any) -> None:
+    """Every keyword must be a Python ``bool`` (:func:`check_bool`, by its own name)."""
+    for name, value in flags.items():
+        check_bool(value, name)
+
+
 def check_int(value: Any, name: str, *, low: int | None = None, what: str | None = None) -> int:
     """A Python integer (not bool; numpy integers accepted), at least ``low`` when given; ``what`` describes
     the expected value in the message (default: from ``low``)."""
@@ -200,8 +209,6 @@ def check_prediction(input: object, check_finite: bool, *, name: str = "input", 
     """A non-empty floating prediction (logits, images, critic scores, samples) of one of ``ndims``
     dimensions, laid out as ``layout``; finite when ``check_finite``."""
     input = check_floating(input, name)
-    if input.is_meta and eager():
-        fail(name, "a tensor with data (meta tensors carry only a shape)", "a tensor on the meta device")
     check_ndim(input, name, ndims, layout)
     check_nonempty(input, name)
     return require_finite(input, name) if check_finite else input

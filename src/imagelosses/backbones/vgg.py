@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._core.checks import check_floating, check_ndim, check_nonempty, check_option, fail, fmt_shape
+from .._core.checks import check_bool, check_floating, check_ndim, check_nonempty, check_option, fail, fmt_shape
 from .weights import PREPROCESSING, WeightsArg, layer_names, load_weights
 
 __all__ = ["ARCHS", "POOLINGS", "VGGFeatures", "check_layers"]
@@ -127,7 +127,7 @@ class VGGFeatures(nn.Module):
         self.arch = arch
         self.layers = check_layers(layers, arch)
         self.pooling = pooling
-        self.check_range = bool(check_range)
+        self.check_range = check_bool(check_range, "check_range")
         self.weights_source = os.fspath(weights) if isinstance(weights, os.PathLike) else weights
         names = layer_names(arch)
         self._all_names = names

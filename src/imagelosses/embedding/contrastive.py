@@ -19,6 +19,7 @@ from torch import Tensor
 
 from .._core.checks import (
     check_bool,
+    check_flags,
     check_floating,
     check_ndim,
     check_number,
@@ -66,6 +67,7 @@ def contrastive_loss(x1: Tensor, x2: Tensor, target: Tensor, *, margin: float = 
         Hadsell, Chopra, LeCun, "Dimensionality Reduction by Learning an Invariant Mapping", CVPR 2006.
     """
     _check_options(margin, distance, reduction)
+    check_flags(normalize=normalize, gather=gather)
     check_floating(x1, "x1")
     check_ndim(x1, "x1", (2,), "(N, D)")
     check_floating(x2, "x2")
@@ -115,6 +117,7 @@ def batch_contrastive_loss(embeddings: Tensor, labels: Tensor, *, margin: float 
         tensor([12.5000,  0.1250,  0.0000])
     """
     _check_options(margin, distance, reduction)
+    check_flags(normalize=normalize, gather=gather)
     check_batch(embeddings, labels)
     if gather:
         embeddings, labels = gather_batch(embeddings, labels)

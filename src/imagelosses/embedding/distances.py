@@ -44,7 +44,14 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from .._core.checks import check_option
+from .._core.checks import (
+    check_flags,
+    check_floating,
+    check_ndim,
+    check_number,
+    check_option,
+    check_same_shape,
+)
 from .._core.dtypes import at_least_float32, wide_dtype
 
 Distance = Literal["euclidean", "squared_euclidean", "cosine"]
@@ -61,6 +68,16 @@ def check_distance(distance: str) -> str:
 
 
 
+def _check_rows(x: Tensor, name: str) -> Tensor:
+    return check_ndim(check_floating(x, name), name, (2,), "(N, D)")
+
+
+def _check_distance_options(distance: str, normalize: bool, eps: float) -> None:
+    check_distance(distance)
+    check_flags(normalize=normalize)
+    check_number(eps, "eps", low=0.0)
+
+
 def l2_normalize(x: Tensor, *, eps: float = EPS) -> Tensor:
     """``x / ‖x‖`` along the last dimension; rows with ``‖x‖² <= eps²`` become zero (zero gradient).
 
@@ -69,6 +86,10 @@ def l2_normalize(x: Tensor, *, eps: float = EPS) -> Tensor:
     row is first divided by its largest magnitude, so rows of magnitude 1e20 (whose squares overflow
     float32) normalise correctly instead of collapsing to zero.
     """
+    check_floating(x, "x")
+    check_number(eps, "eps", low=0.0)
+    if x.shape[-1] == 0:  # no coordinate: nothing to scale (amax of an empty dimension is an error)
+        return x.clone()
     scale = x.abs().amax(-1, keepdim=True)
     y = x / torch.where(scale > 0, scale, torch.ones_like(scale))
     sq = y.square().sum(-1, keepdim=True)  # in [1, D] for a non-zero row
@@ -85,7 +106,8 @@ def prepare_embeddings(x: Tensor, normalize: bool, *, eps: float = EPS) -> Tenso
 
 
 def _safe_sqrt(sq: Tensor, eps: float) -> Tensor:
-    return torch.where(sq > eps, sq.clamp_min(eps).sqrt(), torch.zeros_like(sq))
+    """``sqrt(sq)``, exactly 0 (zero gradient) where ``sq <= eps``; NaN stays NaN (NaN <= eps is false)."""
+    return torch.where(sq <= eps, torch.zeros_like(sq), sq.clamp_min(eps).sqrt())
 
 
 def pairwise_distances(
@@ -102,7 +124,8 @@ def pairwise_distances(
     Shape:
         x: (B, D); output (B, B), in float32 when ``x`` is half precision, else ``x.dtype``.
     """
-    check_distance(distance)
+    _check_distance_options(distance, normalize, eps)
+    _check_rows(x, "x")
     with torch.autocast(x.device.type, enabled=False):
         x = at_least_float32(x)
         if normalize or distance == "cosine":
@@ -156,7 +179,8 @@ def row_distances(
     Shape:
         x, y: (N, D); output (N,).
     """
-    check_distance(distance)
+    _check_distance_options(distance, normalize, eps)
+    check_same_shape(_check_rows(y, "y"), "y", _check_rows(x, "x"), "x")
     with torch.autocast(x.device.type, enabled=False):
         x, y = at_least_float32(x), at_least_float32(y)
         if normalize or distance == "cosine":

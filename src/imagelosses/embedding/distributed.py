@@ -26,6 +26,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
+from .._core.checks import check_floating, check_ndim, check_tensor, fail, fmt_shape
+
 __all__ = ["gather_batch", "is_distributed"]
 
 
@@ -86,6 +88,10 @@ def gather_batch(embeddings: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
         >>> gx is x and gy is y
         True
     """
+    check_ndim(check_floating(embeddings, "embeddings"), "embeddings", (2,), "(B, D)")
+    if check_tensor(labels, "labels").shape[:1] != embeddings.shape[:1]:  # class labels or pair targets
+        fail("labels", f"a tensor of B = {embeddings.shape[0]} entries, one per embedding",
+             f"shape {fmt_shape(labels.shape)}")
     if not is_distributed():
         return embeddings, labels
     gathered_labels, _ = _all_gather_padded(labels.detach().to(device=embeddings.device, dtype=torch.long))

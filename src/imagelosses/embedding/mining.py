@@ -28,7 +28,17 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from .._core.checks import check_floating, check_integer, check_ndim, check_number, check_option, fail, fmt_shape
+from .._core.checks import (
+    check_flags,
+    check_floating,
+    check_integer,
+    check_ndim,
+    check_number,
+    check_option,
+    fail,
+    fmt_shape,
+    require_finite,
+)
 from .distances import Distance, check_distance, mining_distances
 
 Mining = Literal["all", "hard", "semihard"]
@@ -44,6 +54,8 @@ def check_batch(embeddings: Tensor, labels: Tensor) -> None:
     """``embeddings`` (B, D) floating, ``labels`` (B,) integer on the embeddings' device."""
     check_floating(embeddings, "embeddings")
     check_ndim(embeddings, "embeddings", (2,), "(B, D)")
+    if embeddings.shape[1] == 0:  # an empty batch (B = 0) is fine; embeddings without coordinates are a bug
+        fail("embeddings", "at least one coordinate per embedding (D > 0)", f"shape {fmt_shape(embeddings.shape)}")
     check_integer(labels, "labels")
     if labels.device != embeddings.device:
         fail("labels", f"a tensor on {embeddings.device} (the embeddings' device)", f"a tensor on {labels.device}")
@@ -155,11 +167,13 @@ def mine_triplets(embeddings: Tensor, labels: Tensor, *, mining: Mining = "hard"
 
     Raises:
         TypeError: non-floating embeddings or non-integer labels. ValueError: wrong shapes, margin ≤ 0, an
-        unknown mining, distance or fallback.
+        unknown mining, distance or fallback, NaN or infinite embeddings (no index can say "NaN").
     """
     check_batch(embeddings, labels)
     check_mining_options(mining, margin, semihard_fallback)
     check_distance(distance)
+    check_flags(normalize=normalize, active_only=active_only)
+    require_finite(embeddings, "embeddings")  # indices from NaN distances would be arbitrary, not NaN
     dist = mining_distances(embeddings, distance=distance, normalize=normalize)
     pos, neg = label_masks(labels)
     if mining == "all":

@@ -16,7 +16,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._core.checks import check_bool, check_floating, check_ndim, check_number, check_option, check_same_shape
+from .._core.checks import (
+    check_bool,
+    check_flags,
+    check_floating,
+    check_ndim,
+    check_number,
+    check_option,
+    check_same_shape,
+)
 from .._core.dtypes import nan_if_nonfinite, wide_dtype
 from .._core.module import Loss
 from .._core.reduction import Reduction, check_reduction, reduce, safe_divide
@@ -80,6 +88,7 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *, m
         unknown distance or reduction.
     """
     _check_offline_options(margin, distance, eps, reduction)
+    check_flags(soft_margin=soft_margin, swap=swap, normalize=normalize)
     check_floating(anchor, "anchor")
     check_ndim(anchor, "anchor", (2,), "(N, D)")
     for name, x in (("positive", positive), ("negative", negative)):
@@ -227,6 +236,7 @@ def triplet_loss(embeddings: Tensor, labels: Tensor, *, mining: Mining = "all", 
         tensor([0.5000, 0.5000, 0.5000, 2.5000])
     """
     _check_online_options(mining, margin, distance, average, semihard_fallback, reduction)
+    check_flags(soft_margin=soft_margin, normalize=normalize, gather=gather, return_stats=return_stats)
     check_batch(embeddings, labels)
     if gather:
         embeddings, labels = gather_batch(embeddings, labels)

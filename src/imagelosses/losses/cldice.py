@@ -107,6 +107,8 @@ def soft_skeleton(input: Tensor, *, iterations: int = 3) -> Tensor:
     """
     _check_spatial(input, "input")
     k = check_int(iterations, "iterations", low=0)
+    if input.numel() == 0:  # the skeleton of an empty map is empty (pooling refuses empty spatial dimensions)
+        return input.clone()
     return _skeleton(at_least_float32(input), k).to(input.dtype)
 
 

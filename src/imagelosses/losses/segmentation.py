@@ -27,6 +27,7 @@ from .._core.checks import (
     check_index_range,
     check_int,
     check_integer,
+    check_ndim,
     check_number,
     check_option,
     check_prediction,
@@ -70,6 +71,7 @@ def class_frequency_weights(counts: Tensor, mode: str) -> Tensor:
       ``f_c = n_c / n`` and the median over the classes present (mean of the two middle ones for even K).
     """
     check_option(mode, "class_weight", CLASS_WEIGHT_MODES)
+    check_ndim(check_tensor(counts, "counts"), "counts", (1,), "(K,)")
     counts = counts.to(wide_dtype(counts.device))
     present = counts > 0
     safe = torch.where(present, counts, torch.ones_like(counts))
@@ -379,6 +381,9 @@ def dice_loss(input: Tensor, target: Tensor, *, ignore_index: int = -100, smooth
 def _dice(input: Tensor, target: Tensor, *, ignore_index: int, smooth: float, squared: bool,
           include_background: bool, batch_dice: bool, average: str, reduction: str, check_finite: bool) -> Tensor:
     check_prediction(input, check_finite)
+    if input.shape[1] == 1 and not include_background:  # one sigmoid channel is the foreground: nothing to drop
+        fail("include_background", "True for a single-channel input (its one channel is the foreground; "
+             "include_background=False drops channel 0 of a multi-class softmax)", "False")
     safe, valid = split_target(input, target, ignore_index)
     x = at_least_float32(input)
     if input.shape[1] == 1:

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal, NamedTuple
 import torch
 from torch import Tensor
 
-from .._core.checks import check_floating, check_ndim, check_number, check_option, fail, fmt_shape
+from .._core.checks import check_bool, check_floating, check_ndim, check_number, check_option, fail, fmt_shape
 from .._core.dtypes import at_least_float32
 from .._core.reduction import Reduction, check_reduction, reduce
 from ..backbones.feature_loss import (
@@ -87,6 +87,8 @@ def gram_matrix(features: Tensor, *, normalize: GramNormalization = "chw") -> Te
     check_ndim(features, "features", (4,), "(N, C, H, W)")
     check_option(normalize, "normalize", GRAM_NORMALIZATIONS)
     n, c, h, w = features.shape
+    if c * h * w == 0:  # a Gram of no positions (or no channels) is 0/0 under Johnson's normalisation
+        fail("features", "non-empty feature maps (C, H, W > 0)", f"shape {fmt_shape(features.shape)}")
     with torch.autocast(device_type=features.device.type, enabled=False):
         f = at_least_float32(features)
         if f.is_contiguous(memory_format=torch.channels_last) and not f.is_contiguous():
@@ -224,6 +226,7 @@ def content_style_loss(input: Tensor | Features, content: Tensor | Features, sty
     """
     content_layers = check_layers(content_layers, None, "content_layers")
     style_layers = check_layers(style_layers, None, "style_layers")
+    check_bool(return_parts, "return_parts")
     return _content_style(input, content, style, style_grams, extractor, **_check_content_style_options(
         content_layers, style_layers, style_layer_weights, content_weight, style_weight, reduction),
         return_parts=return_parts)

@@ -275,6 +275,11 @@ def topology_aware_loss(input: Tensor, target: Tensor, *, extractor: VGGFeatures
     ``"mean"``/``"sum"`` or ``(N,)`` for ``"none"``. ``L_top`` is :func:`topology_loss` of the
     probability map ``σ(x)`` (computed in at least float32).
 
+    Precision: a composite follows its widest part. The topology term is a feature loss, which returns
+    float32 for half inputs (its sum over feature maps routinely exceeds float16's 65504), so the default BCE
+    term is computed in float32 as well and the total, like each part, is float32 for float16/bfloat16 logits
+    (never a half ``inf``); float32/float64 logits give their own dtype.
+
     Args:
         input: logits ``(N, 1, H, W)``.
         target: mask ``(N, 1, H, W)`` in [0, 1].
@@ -312,7 +317,9 @@ def _topology_aware(input: Tensor, target: Tensor, extractor: nn.Module | None, 
     if check_finite:
         require_finite(target, "target")
     if pixel_loss is None:
-        pixel = pixel_cross_entropy(input, target, reduction="none").flatten(1).mean(dim=1)
+        wide = at_least_float32(input)  # the pixel term in float32 too: the sum is float32 (below)
+        pixel = pixel_cross_entropy(wide, target.to(wide.dtype) if target.is_floating_point() else target,
+                                    reduction="none").flatten(1).mean(dim=1)
         pixel = reduce(pixel, reduction)
     else:
         pixel = pixel_loss(input, target)
@@ -324,11 +331,13 @@ def _topology_aware(input: Tensor, target: Tensor, extractor: nn.Module | None, 
     probs = torch.sigmoid(at_least_float32(input))
     topo = _topology(probs, target.to(probs.dtype), extractor, layers=layers, layer_weights=layer_weights,
                      reduction=reduction, check_range=False)
+    # A composite follows its widest part: the topology term is a feature loss, float32 for half inputs (its
+    # sum over feature maps routinely exceeds float16's 65504), so the sum is float32 too, never a half inf.
+    pixel = pixel.to(topo.dtype) if pixel.dtype in (torch.float16, torch.bfloat16) else pixel
     total = pixel + mu * topo
-    out_dtype = input.dtype if input.dtype in (torch.float16, torch.bfloat16) else total.dtype
     if return_parts:
-        return TopologyParts(total.to(out_dtype), pixel.to(out_dtype), topo.to(out_dtype))
-    return total.to(out_dtype)
+        return TopologyParts(total, pixel, topo)
+    return total
 
 
 class TopologyAwareLoss(Loss):

@@ -17,7 +17,7 @@ import torch
 from scipy import ndimage
 from torch import Tensor
 
-from .._core.checks import check_number, check_option, fail, fmt_shape
+from .._core.checks import check_bool, check_number, check_option, check_tensor, fail, fmt_shape
 from .segmentation import class_frequency_weights
 
 __all__ = ["unet_weight_map"]
@@ -25,7 +25,7 @@ __all__ = ["unet_weight_map"]
 
 def _as_instances(instances: Any) -> np.ndarray:
     if isinstance(instances, Tensor):
-        arr = instances.detach().cpu().numpy()
+        arr = check_tensor(instances, "instances").detach().cpu().numpy()
     elif isinstance(instances, np.ndarray):
         arr = instances
     else:
@@ -39,10 +39,17 @@ def _as_instances(instances: Any) -> np.ndarray:
         fail("instances", "a non-empty instance map", f"shape {fmt_shape(arr.shape)}")
     if arr.min() < 0:
         fail("instances", "non-negative instance ids (0 = background)", f"id {int(arr.min())}")
+    if arr.dtype != np.bool_ and int(arr.max()) > 4 * arr.size:
+        # sparse or huge ids (a uint64 id above 2**63 would wrap in int64): number the cells 1..K first
+        ids = np.unique(arr[arr > 0])
+        arr = np.where(arr > 0, np.searchsorted(ids, arr) + 1, 0)
     return arr.astype(np.int64, copy=False)
 
 
-def _class_weight_map(labels: np.ndarray, class_weight: str | Sequence[float] | None) -> np.ndarray:
+ClassWeights = str | Sequence[float] | np.ndarray | Tensor | None
+
+
+def _class_weight_map(labels: np.ndarray, class_weight: ClassWeights) -> np.ndarray:
     """``w_c`` per pixel: 1, user (background, foreground) weights, or ``"balanced"`` frequencies."""
     foreground = labels > 0
     if class_weight is None:
@@ -53,6 +60,9 @@ def _class_weight_map(labels: np.ndarray, class_weight: str | Sequence[float] | 
         counts = torch.tensor([foreground.size - n_fg, n_fg], dtype=torch.float64)
         w_bg, w_fg = (float(w) for w in class_frequency_weights(counts, "balanced"))
     else:
+        if isinstance(class_weight, (np.ndarray, Tensor)):  # array-likes of per-class weights, like a sequence
+            class_weight = np.asarray(class_weight.detach().cpu() if isinstance(class_weight, Tensor)
+                                      else class_weight).reshape(-1).tolist()
         if not isinstance(class_weight, Sequence):
             fail("class_weight", "(background, foreground) weights, 'balanced' or None", repr(class_weight),
                  exc=TypeError)
@@ -97,12 +107,13 @@ def _weight_map(
     instances: Any,
     w0: float,
     sigma: float,
-    class_weight: str | Sequence[float] | None,
+    class_weight: ClassWeights,
     background_only: bool,
     radius: float,
 ) -> Tensor:
     check_number(w0, "w0", low=0.0)
     check_number(sigma, "sigma", low=0.0, low_inclusive=False)
+    check_bool(background_only, "background_only")
     arr = _as_instances(instances)
     batch = arr if arr.ndim == 3 else arr[None]
     out = np.empty(batch.shape, dtype=np.float32)
@@ -123,7 +134,7 @@ def unet_weight_map(
     *,
     w0: float = 10.0,
     sigma: float = 5.0,
-    class_weight: str | Sequence[float] | None = None,
+    class_weight: ClassWeights = None,
     background_only: bool = True,
     rel_tol: float = 1e-4,
 ) -> Tensor:
@@ -132,8 +143,8 @@ def unet_weight_map(
     Args:
         instances: (H, W) or (N, H, W) integer instance ids, 0 = background, numpy or torch.
         w0, sigma: the border term's height and width in pixels (paper: 10 and ≈ 5).
-        class_weight: ``w_c``: None (1 everywhere), ``(w_background, w_foreground)``, or ``"balanced"``
-            (``n/(2·n_class)`` per image, so both classes carry equal total weight).
+        class_weight: ``w_c``: None (1 everywhere), ``(w_background, w_foreground)`` (a sequence, numpy array
+            or tensor), or ``"balanced"`` (``n/(2·n_class)`` per image, so both classes carry equal total weight).
         background_only: add the border term on background pixels only (where the paper's separating
             borders lie); False adds it on cell pixels too (there d1 = 0).
         rel_tol: error bound. Each cell's distance transform runs only on its bounding box grown by
@@ -159,5 +170,6 @@ def unet_weight_map(
         10.2312
     """
     check_number(rel_tol, "rel_tol", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    check_number(sigma, "sigma", low=0.0, low_inclusive=False)
     radius = _border_radius(sigma, rel_tol)
     return _weight_map(instances, w0, sigma, class_weight, background_only, radius)

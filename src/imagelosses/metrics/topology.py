@@ -29,7 +29,7 @@ import torch
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from .._core.checks import check_number, check_option, fail, fmt_shape
+from .._core.checks import check_number, check_option, check_tensor, fail, fmt_shape
 
 __all__ = [
     "CCQ",
@@ -52,7 +52,7 @@ _SQUARE = ndimage.generate_binary_structure(2, 2)
 def as_masks(x: Any, name: str) -> Masks:
     """A batch ``(N, H, W)`` of boolean masks from a binary numpy array or torch tensor."""
     if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
+        x = check_tensor(x, name).detach().cpu().numpy()
     if not isinstance(x, np.ndarray):
         fail(name, "a binary mask as a numpy array or torch tensor", type(x).__name__, exc=TypeError)
     if x.ndim == 4 and x.shape[1] == 1:
