@@ -223,3 +223,14 @@ def test_a_quick_report_says_its_verdicts_are_not_the_results(tmp_path: Path) ->
     assert warning in (tmp_path / "report.html").read_text()
     data["config"]["size"] = "full"
     assert warning not in render_report(data, tmp_path)
+
+
+def test_the_report_and_results_json_show_the_pilot(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    piloted = replace(TINY, name="test-piloted", pilot="seeds 100-102 on training images chose 40 steps")
+    _, data = run_experiments([piloted, TINY], out_dir=tmp_path, quick=True, seeds=1, progress=False,
+                              stream=io.StringIO())
+    assert [e["pilot"] for e in data["experiments"]] == ["seeds 100-102 on training images chose 40 steps", ""]
+    page = (tmp_path / "report.html").read_text()
+    assert "seeds 100-102 on training images chose 40 steps" in page and "none; the settings are the paper" in page

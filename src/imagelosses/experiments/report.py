@@ -124,6 +124,9 @@ def _metrics(metrics: Mapping[str, Any], seeds: Sequence[int]) -> str:
     return _table(rows)
 
 
+NO_PILOT = "none; the settings are the paper's or fixed by the time budget."
+
+
 def _section(experiment: Mapping[str, Any], root: Path) -> str:
     name = experiment["name"]
     parts = [f'<section class="experiment" id="{section_id(name)}" data-experiment="{_e(name)}">',
@@ -131,6 +134,8 @@ def _section(experiment: Mapping[str, Any], root: Path) -> str:
              f'<p class="claim"><strong>Claim.</strong> {_e(experiment["claim"])}</p>',
              f'<p class="paper">{_e(experiment["paper"])}</p>',
              "<h3>Setup</h3>", f"<p>{_e(experiment['setup'])}</p>",
+             f'<p class="pilot"><strong>Pilot</strong> (what chose the settings and thresholds, before the run): '
+             f'{_e(experiment.get("pilot") or NO_PILOT)}</p>',
              f"<p>Seeds: {_e(', '.join(map(str, experiment['seeds'])))}; wall time "
              f"{experiment['wall_time_s']:.1f} s (per seed: "
              f"{_e(', '.join(f'{t:.1f} s' for t in experiment['seed_wall_time_s']) or 'n/a')}).</p>",

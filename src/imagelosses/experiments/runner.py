@@ -247,6 +247,7 @@ def _experiment_json(result: ExperimentResult) -> dict[str, Any]:
         key: {"per_seed": values} for key, values in result.values.items()}
     return {
         "name": e.name, "title": e.title, "claim": e.claim, "paper": e.paper, "setup": e.setup, "rule": e.rule,
+        "pilot": e.pilot,
         "status": "ok" if result.error is None else "error", "error": result.error,
         "config": result.config, "seeds": result.seeds, "wall_time_s": result.wall_time_s,
         "seed_wall_time_s": result.seed_wall_time_s, "metrics": metrics,
