@@ -17,6 +17,8 @@ A test module describes each loss as a :class:`LossCase` and subclasses :class:`
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +28,8 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from imagelosses._core.module import OptionsLoss
 
 Inputs = tuple[Any, ...]
 
@@ -112,6 +116,17 @@ class LossCase:
 
     def build(self, **extra: Any) -> torch.nn.Module:
         return self.module(**{**self.kwargs, **extra})
+
+
+def _takes(fn: Callable[..., Any], kwargs: dict[str, Any]) -> bool:
+    """Whether ``fn`` accepts every keyword of ``kwargs`` (a ``**kwargs`` wrapper accepts them all)."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return True
+    return all(k in params for k in kwargs)
 
 
 def _grad_inputs(case: LossCase, inputs: Inputs) -> Inputs:
@@ -207,14 +222,25 @@ class StandardLossTests:
                 case.functional(*args, **{**case.kwargs, **kwargs})
 
     def test_bad_options(self, case: LossCase) -> None:
+        """Each bad option is refused by the module's constructor and, where the function takes that option,
+        by the function with exactly the same error: one validation path both ways."""
         assert len(case.bad_options) >= 2, f"{case.name}: declare at least two bad constructor options"
+        inputs = case.make_inputs(torch.float64, 0, 1.0)
+        one_path = isinstance(case.build(), OptionsLoss)  # families on one options object (the others: issue 17)
         for bad in case.bad_options:
-            with pytest.raises(bad.exc, match=re.escape(bad.message)):
+            with pytest.raises(bad.exc, match=re.escape(bad.message)) as built:
                 case.build(**bad.kwargs)
+            if not one_path or not _takes(case.functional, bad.kwargs):
+                continue
+            with pytest.raises(bad.exc) as called:
+                case.call(inputs, **bad.kwargs)
+            assert (type(called.value), str(called.value)) == (type(built.value), str(built.value)), bad.label
 
     def test_options_are_public(self, case: LossCase) -> None:
         module = case.build()
         names = getattr(module, "options", ())
+        if dataclasses.is_dataclass(names):  # an options object: its fields are the options
+            names = tuple(f.name for f in dataclasses.fields(names))
         assert names, f"{case.name}: the module declares no options"
         text = repr(module)
         for name in names:

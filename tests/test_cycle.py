@@ -33,18 +33,18 @@ BAD = [
              "input: expected a floating-point tensor, got dtype torch.int64"),
     BadInput("integer target", lambda a: ((a[0], a[1].long()), {}), TypeError,
              "target: expected a floating-point tensor, got dtype torch.int64"),
-    BadInput("negative weight", lambda a: (a, {"weight": -1.0}), ValueError,
-             "weight: expected a finite number >= 0.0, got -1.0"),
-    BadInput("nan weight", lambda a: (a, {"weight": float("nan")}), ValueError,
-             "weight: expected a finite number >= 0.0, got nan"),
+    BadInput("negative weight", lambda a: (a, {"lambda_": -1.0}), ValueError,
+             "lambda_: expected a finite number >= 0.0, got -1.0"),
+    BadInput("nan weight", lambda a: (a, {"lambda_": float("nan")}), ValueError,
+             "lambda_: expected a finite number >= 0.0, got nan"),
     BadInput("empty", lambda a: ((a[0][:0], a[1][:0]), {}), ValueError,
              "input: expected a non-empty tensor, got shape (0, 3, 4, 4)"),
 ]
 OPTIONS = [
-    BadOption("negative weight", {"weight": -0.5}, ValueError, "weight: expected a finite number >= 0.0, got -0.5"),
+    BadOption("negative lambda", {"lambda_": -0.5}, ValueError, "lambda_: expected a finite number >= 0.0, got -0.5"),
     BadOption("reduction", {"reduction": "avg"}, ValueError,
               "reduction: expected one of 'none', 'mean', 'sum', got 'avg'"),
-    BadOption("weight type", {"weight": "10"}, TypeError, "weight: expected a real number, got str"),
+    BadOption("lambda type", {"lambda_": "10"}, TypeError, "lambda_: expected a real number, got str"),
 ]
 
 
@@ -67,7 +67,7 @@ def test_weights_match_the_official_code(reduction):
     torch.testing.assert_close(cycle_consistency_loss(x, y, reduction=reduction),
                                10.0 * F.l1_loss(x, y, reduction=reduction))
     torch.testing.assert_close(identity_loss(x, y, reduction=reduction), 5.0 * F.l1_loss(x, y, reduction=reduction))
-    torch.testing.assert_close(CycleConsistencyLoss(weight=2.5, reduction=reduction)(x, y),
+    torch.testing.assert_close(CycleConsistencyLoss(lambda_=2.5, reduction=reduction)(x, y),
                                2.5 * F.l1_loss(x, y, reduction=reduction))
 
 

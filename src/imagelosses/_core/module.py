@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import dataclasses
+import inspect
+from typing import Any, ClassVar, Generic
 
 from torch import Tensor, nn
+
+from .options import OptionsT
 
 
 class Loss(nn.Module):
@@ -36,6 +40,67 @@ class Loss(nn.Module):
 
     def extra_repr(self) -> str:
         return ", ".join(f"{key}={_short(getattr(self, key))}" for key in self.options)
+
+
+class OptionsLoss(nn.Module, Generic[OptionsT]):
+    """The module shell of a loss whose options are one :class:`~imagelosses._core.options.Options` object.
+
+    ``Options`` (a class attribute) is the dataclass; ``__init__(**options)`` builds and checks it (the same
+    path as the function), keeps it as ``loss.options`` and exposes each field as a public attribute
+    (``loss.reduction``, as torch users expect), shown in ``repr`` and in ``help()``/``inspect.signature``.
+    Assigning an option (``loss.reduction = "sum"``) builds a new, checked options object. Tensor options
+    (class weights, per-class alpha) are non-persistent buffers, so ``.to(device)`` moves them;
+    :meth:`current_options` hands ``forward`` the options with the moved tensors.
+    """
+
+    Options: ClassVar[type[Any]]
+    options: OptionsT
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__()
+        built = self.Options(**options)
+        object.__setattr__(self, "options", built)
+        for name, tensor in built.tensors().items():
+            self.register_buffer(name, tensor.detach().clone(), persistent=False)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        opts = cls.__dict__.get("Options")
+        if opts is not None:  # help(Loss) and inspect.signature(Loss) show the options with their defaults
+            params = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
+                                        annotation=f.type) for f in dataclasses.fields(opts)]
+            cls.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+
+    def _field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(self.Options))
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            options = self.__dict__.get("options")
+            if options is not None and name in self._field_names():
+                return getattr(options, name)
+            raise
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "options" in self.__dict__ and name in self._field_names():
+            built = dataclasses.replace(self.options, **{name: value})  # checked like the constructor
+            object.__setattr__(self, "options", built)
+            if name in self._buffers:
+                self.register_buffer(name, value.detach().clone(), persistent=False)
+            return
+        super().__setattr__(name, value)
+
+    def current_options(self) -> OptionsT:
+        """The options, with tensor fields replaced by this module's buffers (moved with ``.to``)."""
+        tensors = {name: self._buffers[name] for name in self.options.tensors() if name in self._buffers}
+        if not tensors:
+            return self.options
+        return dataclasses.replace(self.options, **tensors)
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{name}={_short(getattr(self, name))}" for name in self._field_names())
 
 
 def _short(value: Any) -> str:

@@ -156,8 +156,8 @@ def train(data: dict[str, Tensor], config: Mapping[str, Any], seed: int, cycle_w
         fake_b, fake_a = g_ab(a), f_ba(b)
         loss_g = generator_loss(d_b(fake_b), kind="lsgan") + generator_loss(d_a(fake_a), kind="lsgan")
         if cycle_weight > 0:
-            loss_g = loss_g + cycle_consistency_loss(f_ba(fake_b), a, weight=cycle_weight) + cycle_consistency_loss(
-                g_ab(fake_a), b, weight=cycle_weight)
+            loss_g = loss_g + cycle_consistency_loss(f_ba(fake_b), a, lambda_=cycle_weight) + cycle_consistency_loss(
+                g_ab(fake_a), b, lambda_=cycle_weight)
         opt_g.zero_grad(set_to_none=True)
         torch.autograd.backward(loss_g)
         opt_g.step()

@@ -35,7 +35,7 @@ from .._core.checks import (
 from .._core.dtypes import at_least_float32, nan_if_nonfinite
 from .._core.module import Loss
 from .._core.reduction import Reduction, check_reduction, reduce, safe_divide
-from .segmentation import _check_binary_values
+from .segmentation import check_binary_values
 
 __all__ = ["ClDiceParts", "SoftClDiceLoss", "soft_cldice_loss", "soft_skeleton"]
 
@@ -193,7 +193,7 @@ def _cldice(input: Tensor, target: Tensor, *, iterations: int, alpha: float, smo
     check_same_shape(target, "target", input, "input")
     if check_finite:
         require_finite(target, "target")
-    _check_binary_values(target, torch.ones_like(target, dtype=torch.bool))
+    check_binary_values(target, torch.ones_like(target, dtype=torch.bool))
     x = at_least_float32(input)
     if from_logits:
         probs = torch.sigmoid(x)

@@ -13,36 +13,48 @@ Conventions:
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from .._core.checks import check_floating, check_generator, check_int, check_number, check_prediction, fail, fmt_shape
+from .._core.checks import check_floating, check_generator, check_int, check_prediction, fail, fmt_shape
 from .._core.dtypes import at_least_float32
-from .._core.module import Loss
+from .._core.module import OptionsLoss
+from .._core.options import Options, number
 from .._core.reduction import Reduction
-from .regression import _check_options as _check_regression_options
-from .regression import _regression
+from .regression import RegressionOptions, regression_loss
 
-__all__ = ["CycleConsistencyLoss", "IdentityLoss", "ImagePool", "cycle_consistency_loss", "identity_loss"]
-
-
-def _check_options(weight: float, reduction: str, check_finite: bool) -> dict[str, object]:
-    options = _check_regression_options(reduction, "count", check_finite)
-    options.pop("weighted_mean")
-    return {"weight": check_number(weight, "weight", low=0.0), **options}
+__all__ = ["CycleConsistencyLoss", "CycleOptions", "IdentityLoss", "IdentityOptions", "ImagePool",
+           "cycle_consistency_loss", "identity_loss"]
 
 
-def _weighted_l1(input: Tensor, target: Tensor, *, weight: float, reduction: str, check_finite: bool) -> Tensor:
+@dataclass(frozen=True)
+class CycleOptions(Options):
+    """The options of :func:`cycle_consistency_loss`: λ (``lambda_``, 10 in the paper), the reduction and
+    ``check_finite``."""
+
+    lambda_: float = number(10.0, low=0.0)
+    reduction: Reduction = "mean"
+    check_finite: bool = False
+
+
+@dataclass(frozen=True)
+class IdentityOptions(CycleOptions):
+    """The options of :func:`identity_loss`: as :class:`CycleOptions`, with ``λ_idt = 0.5·λ = 5``."""
+
+    lambda_: float = number(5.0, low=0.0)
+
+
+def _weighted_l1(input: Tensor, target: Tensor, options: CycleOptions) -> Tensor:
     check_floating(input, "input")
     check_floating(target, "target")
-    values = _regression("l1", at_least_float32(input), at_least_float32(target), None, reduction=reduction,
-                         weighted_mean="count", check_finite=check_finite)
-    return (weight * values).to(input.dtype)
+    l1 = RegressionOptions(reduction=options.reduction, weighted_mean="count", check_finite=options.check_finite)
+    values = regression_loss("l1", at_least_float32(input), at_least_float32(target), None, l1)
+    return (options.lambda_ * values).to(input.dtype)
 
 
-def cycle_consistency_loss(input: Tensor, target: Tensor, *, weight: float = 10.0, reduction: Reduction = "mean",
+def cycle_consistency_loss(input: Tensor, target: Tensor, *, lambda_: float = 10.0, reduction: Reduction = "mean",
                            check_finite: bool = False) -> Tensor:
     """Cycle-consistency of one direction: ``l = λ·|F(G(a)) − a|`` per element, λ = 10.
 
@@ -50,12 +62,18 @@ def cycle_consistency_loss(input: Tensor, target: Tensor, *, weight: float = 10.
     ``cycle_consistency_loss(G(F(b)), b)`` for CycleGAN's full term. ``"mean"`` divides by the number of
     elements.
 
+    Args:
+        input, target: the reconstruction and the original, (N, C, *) floating, one shape.
+        lambda_: λ ≥ 0, the term's weight (the paper's λ; 10).
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+        check_finite: raise on NaN/inf images instead of returning NaN.
+
     Shape:
         input, target: (N, C, *) of one shape; output (N, C, *) for "none".
 
     Raises:
-        TypeError: non-floating images. ValueError: images of different shapes, an empty batch, a negative
-        or non-finite ``weight``, NaN when ``check_finite``.
+        TypeError: non-floating images, an option of the wrong type. ValueError: images of different shapes,
+        an empty batch, a negative or non-finite ``lambda_``, NaN when ``check_finite``.
 
     References:
         Zhu et al., "Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial Networks", ICCV 2017,
@@ -65,15 +83,15 @@ def cycle_consistency_loss(input: Tensor, target: Tensor, *, weight: float = 10.
         >>> float(cycle_consistency_loss(torch.zeros(1, 3, 2, 2), torch.full((1, 3, 2, 2), 0.5)))
         5.0
     """
-    return _weighted_l1(input, target, **_check_options(weight, reduction, check_finite))  # type: ignore[arg-type]
+    return _weighted_l1(input, target, CycleOptions.pick(locals()))
 
 
-def identity_loss(input: Tensor, target: Tensor, *, weight: float = 5.0, reduction: Reduction = "mean",
+def identity_loss(input: Tensor, target: Tensor, *, lambda_: float = 5.0, reduction: Reduction = "mean",
                   check_finite: bool = False) -> Tensor:
     """CycleGAN's identity term: ``l = λ_idt·|G(b) − b|`` per element with ``λ_idt = 0.5·λ = 5``.
 
-    ``input`` is ``G(b)`` (the A → B generator applied to a B image), ``target`` is ``b``. Reductions,
-    shapes and errors as :func:`cycle_consistency_loss`.
+    ``input`` is ``G(b)`` (the A → B generator applied to a B image), ``target`` is ``b``. Arguments,
+    reductions, shapes and errors as :func:`cycle_consistency_loss` (``lambda_`` defaults to 5).
 
     References:
         Zhu et al. 2017, arXiv 1703.10593 (Section 5.2; Taigman et al. 2017, arXiv 1611.02200).
@@ -82,40 +100,41 @@ def identity_loss(input: Tensor, target: Tensor, *, weight: float = 5.0, reducti
         >>> float(identity_loss(torch.zeros(1, 3, 2, 2), torch.ones(1, 3, 2, 2)))
         5.0
     """
-    return _weighted_l1(input, target, **_check_options(weight, reduction, check_finite))  # type: ignore[arg-type]
+    return _weighted_l1(input, target, IdentityOptions.pick(locals()))
 
 
-class _CycleGANL1(Loss):
-    """The shell of CycleGAN's two L1 terms, which differ only in their default weight."""
+class CycleConsistencyLoss(OptionsLoss[CycleOptions]):
+    """Cycle-consistency L1 of one direction, ``λ·|F(G(a)) − a|``, as a module.
 
-    default_weight: ClassVar[float]
-    weight: float
-    reduction: str
-    check_finite: bool
-    options = ("weight", "reduction", "check_finite")
+    ``CycleConsistencyLoss(lambda_=10.0, reduction="mean", check_finite=False)``, called as
+    ``loss(reconstruction, original)``; see :func:`cycle_consistency_loss`.
 
-    def __init__(self, *, weight: float | None = None, reduction: Reduction = "mean",
-                 check_finite: bool = False) -> None:
-        super().__init__()
-        self.set_options(**_check_options(self.default_weight if weight is None else weight, reduction, check_finite))
-
-    def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return _weighted_l1(input, target, **self.option_values())
-
-
-class CycleConsistencyLoss(_CycleGANL1):
-    """Cycle-consistency L1 of one direction, weight λ = 10 unless ``weight=`` says otherwise; see
-    :func:`cycle_consistency_loss`. ``loss(reconstruction, original)``.
+    Example:
+        >>> CycleConsistencyLoss(lambda_=2.0)(torch.zeros(1, 1, 2, 2), torch.ones(1, 1, 2, 2))
+        tensor(2.)
     """
 
-    default_weight = 10.0
+    Options = CycleOptions
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return _weighted_l1(input, target, self.current_options())
 
 
-class IdentityLoss(_CycleGANL1):
-    """CycleGAN's identity L1, weight 0.5·λ = 5 unless ``weight=`` says otherwise; see :func:`identity_loss`.
-    ``loss(G(b), b)``."""
+class IdentityLoss(OptionsLoss[IdentityOptions]):
+    """CycleGAN's identity L1, ``λ_idt·|G(b) − b|`` (λ_idt = 5), as a module.
 
-    default_weight = 5.0
+    ``IdentityLoss(lambda_=5.0, reduction="mean", check_finite=False)``, called as ``loss(G(b), b)``; see
+    :func:`identity_loss`.
+
+    Example:
+        >>> IdentityLoss()(torch.zeros(1, 1, 2, 2), torch.ones(1, 1, 2, 2))
+        tensor(5.)
+    """
+
+    Options = IdentityOptions
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return _weighted_l1(input, target, self.current_options())
 
 
 class ImagePool:

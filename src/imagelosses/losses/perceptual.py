@@ -68,13 +68,16 @@ def perceptual_loss(input: Tensor | Features, target: Tensor | Features, *, extr
         0.0
     """
     layers = check_layers(layers, None, "layers")
-    return _perceptual(input, target, extractor, layers=layers,
+    return perceptual_core(input, target, extractor, layers=layers,
                        layer_weights=check_layer_weights(layers, layer_weights, 1.0),
                        criterion=check_option(criterion, "criterion", CRITERIA), reduction=check_reduction(reduction))
 
 
-def _perceptual(input: Tensor | Features, target: Tensor | Features, extractor: torch.nn.Module | None, *,
-                layers: tuple[str, ...], layer_weights: tuple[float, ...], criterion: str, reduction: str) -> Tensor:
+def perceptual_core(input: Tensor | Features, target: Tensor | Features, extractor: torch.nn.Module | None, *,
+                    layers: tuple[str, ...], layer_weights: tuple[float, ...], criterion: str, reduction: str
+                    ) -> Tensor:
+    """The perceptual distance from checked options (the images or feature dicts are checked here): the kernel
+    of :func:`perceptual_loss`, shared with the topology loss, which is a perceptual MSE on masks."""
     fi, ft = extract_paired_features(input, target, layers, layers, extractor, "target")
     total: Tensor | None = None
     for (layer, a), w in zip(fi.items(), layer_weights, strict=True):
@@ -116,4 +119,4 @@ class PerceptualLoss(FeatureLoss):
         self.setup_extractor(layers, extractor, arch, weights, pooling, "vgg16")
 
     def forward(self, input: Tensor | Features, target: Tensor | Features) -> Tensor:
-        return _perceptual(input, target, self.extractor, **self.option_values())
+        return perceptual_core(input, target, self.extractor, **self.option_values())

@@ -118,7 +118,7 @@ def _check_class_weight(class_weight: ClassWeight) -> ClassWeight:
     return class_weight
 
 
-def _check_binary_values(target: Tensor, valid: Tensor) -> None:
+def check_binary_values(target: Tensor, valid: Tensor) -> None:
     """Binary targets are probabilities in [0, 1]; a 0/255 PNG mask gets a message that says what to do."""
     if not eager() or target.numel() == 0:
         return
@@ -148,7 +148,7 @@ def split_target(input: Tensor, target: Tensor, ignore_index: int) -> tuple[Tens
             target = target.unsqueeze(1)
         check_same_shape(target, "target", input, "input", layout="(N, 1, *) or (N, *)")
         valid = target != ignore_index
-        _check_binary_values(target, valid)
+        check_binary_values(target, valid)
         return torch.where(valid, target, torch.zeros_like(target)), valid
     if target.is_floating_point():
         fail("target", f"an integer tensor of class indices for {input.shape[1]}-class logits, or class "

@@ -50,8 +50,8 @@ from .._core.reduction import Reduction, check_reduction, reduce
 from ..backbones.feature_loss import UNSET, FeatureLoss, Features, LayerWeights, check_layer_weights
 from ..backbones.vgg import ARCHS, VGGFeatures, check_layers
 from ..backbones.weights import layer_names
-from .perceptual import _perceptual
-from .segmentation import _check_binary_values, pixel_cross_entropy
+from .perceptual import perceptual_core
+from .segmentation import check_binary_values, pixel_cross_entropy
 
 __all__ = [
     "MOSINSKA_LAYERS",
@@ -189,8 +189,8 @@ def _topology(input: Tensor | Features, target: Tensor | Features, extractor: nn
         _check_map(target, "target", "a mask", vgg, layers)
         if isinstance(input, Tensor):
             check_same_shape(target, "target", input, "input")
-        _check_binary_values(target, torch.ones_like(target, dtype=torch.bool))
-    return _perceptual(input, target, extractor, layers=layers, layer_weights=layer_weights, criterion="mse",
+        check_binary_values(target, torch.ones_like(target, dtype=torch.bool))
+    return perceptual_core(input, target, extractor, layers=layers, layer_weights=layer_weights, criterion="mse",
                        reduction=reduction)
 
 
