@@ -234,3 +234,49 @@ def test_the_report_and_results_json_show_the_pilot(tmp_path: Path) -> None:
     assert [e["pilot"] for e in data["experiments"]] == ["seeds 100-102 on training images chose 40 steps", ""]
     page = (tmp_path / "report.html").read_text()
     assert "seeds 100-102 on training images chose 40 steps" in page and "none; the settings are the paper" in page
+
+
+def test_a_rerun_of_one_experiment_merges_into_the_existing_run(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    other = replace(TINY, name="test-other")
+    run_experiments([TINY, other], out_dir=tmp_path, quick=True, seeds=1, progress=False, stream=io.StringIO())
+    first = json.loads((tmp_path / "results.json").read_text())
+    _, data = run_experiments([other], out_dir=tmp_path, quick=True, seeds=2, progress=False, stream=io.StringIO())
+    assert [e["name"] for e in data["experiments"]] == ["test-tiny", "test-other"]  # the order of the first run
+    kept, rerun = data["experiments"]
+    assert kept["seeds"] == [0] and rerun["seeds"] == [0, 1]
+    assert kept["created"] == first["created"] and kept["versions"] == first["versions"]
+    assert (tmp_path / "test-tiny").is_dir() and (tmp_path / "test-other").is_dir()
+    page = (tmp_path / "report.html").read_text()
+    assert 'data-experiment="test-tiny"' in page and 'data-experiment="test-other"' in page
+    with pytest.raises(ValueError, match=r"^out_dir: expected a new folder or one holding a full run .*, got a "
+                                         r"quick run in "):
+        run_experiments([TINY], out_dir=tmp_path, quick=False, seeds=1, progress=False, stream=io.StringIO())
+    (tmp_path / "results.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match=r"^out_dir: expected a new folder or one holding an imagelosses run"):
+        run_experiments([TINY], out_dir=tmp_path, quick=True, seeds=1, progress=False, stream=io.StringIO())
+
+
+def test_without_a_terminal_progress_is_one_line_per_seed(tmp_path: Path) -> None:
+    log = io.StringIO()  # not a terminal
+    run_experiments([TINY], out_dir=tmp_path, quick=True, seeds=2, stream=log)
+    lines = [line for line in log.getvalue().splitlines() if line.startswith("imagelosses: test-tiny: ")]
+    assert [line.split(": ", 2)[2].split(" in ")[0] for line in lines] == [
+        "seed 0 (1/2) started", "seed 1/2 done", "seed 1 (2/2) started", "seed 2/2 done"]
+    assert lines[-1].endswith("; verdict: not decided")
+
+
+def test_metric_labels_read_as_words_with_units() -> None:
+    from imagelosses.experiments.report import metric_label
+
+    assert metric_label("recall1_gain_batch-hard/ci_low") == "Recall@1 gain batch-hard · 95% interval, low end"
+    assert metric_label("cpu_time_s") == "CPU time (s)"
+    assert metric_label("psnr_y_mse_db") == "PSNR y MSE (dB)"
+    assert metric_label("with_cycle/mapping_error") == "with cycle · mapping error"
+
+
+def test_a_table_title_that_names_its_seed_is_not_repeated(tmp_path: Path) -> None:
+    run_experiments([TINY], out_dir=tmp_path, quick=True, seeds=1, progress=False, stream=io.StringIO())
+    page = (tmp_path / "report.html").read_text()
+    assert "(seed 0) (seed 0)" not in page.lower() and "(this seed) (seed" not in page.lower()

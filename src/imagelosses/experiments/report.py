@@ -20,7 +20,7 @@ from typing import Any
 from .._core.checks import fail
 from .base import VERDICTS
 
-__all__ = ["format_number", "render_report", "section_id"]
+__all__ = ["format_number", "metric_label", "render_report", "section_id"]
 
 _CSS = """
 :root { --ink: #1d2430; --muted: #5b6474; --rule: #d9dde4; --paper: #ffffff; --tint: #f5f7fa;
@@ -63,6 +63,18 @@ details { margin: .6rem 0; } summary { cursor: pointer; color: var(--muted); }
 pre { background: var(--tint); padding: .7rem; border-radius: 6px; overflow-x: auto; font-size: .85rem; }
 footer { color: var(--muted); font-size: .85rem; }
 .quick { background: #fff4d6; border: 1px solid #e6c46b; border-radius: 6px; padding: .6rem .8rem; }
+.scroll { overflow-x: auto; max-width: 100%; }
+section, .summary, p, figcaption, td, th, pre { overflow-wrap: anywhere; }
+@media (max-width: 640px) {
+  main { padding: 1rem .6rem 3rem; }
+  section, .summary { padding: 1rem .8rem; }
+  header h1 { font-size: 1.5rem; }
+  .summary table, .summary thead, .summary tbody, .summary tr, .summary td { display: block; width: 100%; }
+  .summary thead { display: none; }
+  .summary tr { border-bottom: 1px solid var(--rule); padding: .4rem 0; }
+  .summary td { border: 0; padding: .15rem 0; }
+  td.num { white-space: normal; }
+}
 """
 
 
@@ -111,16 +123,41 @@ def _table(rows: Sequence[Sequence[Any]]) -> str:
     body = "".join("<tr>" + "".join(
         f'<td class="num">{_e(format_number(c))}</td>' if isinstance(c, (int, float)) and not isinstance(c, bool)
         else f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows[1:])
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+#: How the parts of a metric key read in the report (``recall1_gain_batch-hard/ci_low`` → "recall@1 gain
+#: batch-hard · 95% interval, low end"); the raw key stays in results.json.
+_WORDS = {"ci_low": "95% interval, low end", "ci_high": "95% interval, high end", "recall1": "Recall@1",
+          "psnr": "PSNR", "f1": "F1", "hf": "high-frequency", "bce": "BCE", "mse": "MSE", "lr": "learning rate",
+          "std": "std", "s": "s", "cpu_time_s": "CPU time (s)", "cpu_seconds": "CPU time (s)",
+          "wall_time_s": "wall time (s)", "log10": "log₁₀", "betti0": "Betti-0", "betti1": "Betti-1"}
+
+
+def metric_label(key: str) -> str:
+    """A readable label for a metric key: words instead of snake_case, ``/`` as " · ", known abbreviations
+    spelled out, units kept from a trailing ``_s`` (seconds), ``_db`` (dB) or ``_px`` (pixels)."""
+    parts = []
+    for part in key.split("/"):
+        if part in _WORDS:
+            parts.append(_WORDS[part])
+            continue
+        unit = next((u for suffix, u in (("_s", " (s)"), ("_db", " (dB)"), ("_px", " (px)")) if
+                     part.endswith(suffix)), "")
+        if unit:
+            part = part.rsplit("_", 1)[0]
+        words = [_WORDS.get(w, w) for w in part.split("_")]
+        parts.append(" ".join(words) + unit)
+    return " · ".join(parts)
 
 
 def _metrics(metrics: Mapping[str, Any], seeds: Sequence[int]) -> str:
     if not metrics:
         return "<p>No metrics were recorded.</p>"
-    rows: list[list[Any]] = [["metric", "mean ± std", *[f"seed {s}" for s in seeds]]]
+    rows: list[list[Any]] = [["metric", "mean ± std over seeds", *[f"seed {s}" for s in seeds]]]
     for name, m in metrics.items():
         spread = f"{format_number(m.get('mean'))} ± {format_number(m.get('std'))}" if "mean" in m else "n/a"
-        rows.append([name, spread, *m["per_seed"]])
+        rows.append([metric_label(name), spread, *m["per_seed"]])
     return _table(rows)
 
 
@@ -136,6 +173,8 @@ def _section(experiment: Mapping[str, Any], root: Path) -> str:
              "<h3>Setup</h3>", f"<p>{_e(experiment['setup'])}</p>",
              f'<p class="pilot"><strong>Pilot</strong> (what chose the settings and thresholds, before the run): '
              f'{_e(experiment.get("pilot") or NO_PILOT)}</p>',
+             (f"<p>Run on {_e(experiment['created'])} (merged into this report from an earlier run of the same "
+              "folder).</p>" if experiment.get("created") else ""),
              f"<p>Seeds: {_e(', '.join(map(str, experiment['seeds'])))}; wall time "
              f"{experiment['wall_time_s']:.1f} s (per seed: "
              f"{_e(', '.join(f'{t:.1f} s' for t in experiment['seed_wall_time_s']) or 'n/a')}).</p>",
@@ -148,7 +187,9 @@ def _section(experiment: Mapping[str, Any], root: Path) -> str:
                          f"<figcaption>{_e(figure['caption'])}</figcaption></figure>")
     parts += ["<h3>Measured</h3>", _metrics(experiment["metrics"], experiment["seeds"])]
     for title, rows in experiment["tables"].items():
-        parts += [f"<h3>{_e(title)} (seed {_e(experiment['seeds'][0])})</h3>", _table(rows)]
+        said = "seed" in title.lower()  # a title that already names its seed ("(this seed)", "seed 0")
+        heading = title if said else f"{title} (seed {experiment['seeds'][0]})"
+        parts += [f"<h3>{_e(heading)}</h3>", _table(rows)]
     if experiment["status"] == "ok" and experiment["verdict"] is not None:
         label = experiment["verdict"]["label"]
         parts.append(f'<div class="verdict {_label_class(label)}"><p><strong>Verdict: {_e(label)}.</strong> '

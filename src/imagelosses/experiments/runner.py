@@ -14,7 +14,6 @@ command exits non-zero), never given a verdict.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.metadata
 import json
 import math
@@ -26,16 +25,17 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 import numpy as np
 import torch
 
 from .._core.checks import check_int, fail
+from .._core.io import atomic_output, atomic_write_text, make_temp_dir
 from .base import VERDICTS, Experiment, Figure, RunContext, Summary, Verdict, undecided
 
 __all__ = [
@@ -48,29 +48,6 @@ __all__ = [
     "run_experiments",
     "versions",
 ]
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path in ``path``'s folder (same suffix); on success it is renamed to ``path``.
-
-    On any exception, Ctrl-C included, the temporary file is removed and ``path`` is left as it was.
-    """
-    target = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{target.suffix}", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` through :func:`atomic_output`."""
-    with atomic_output(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
 
 
 def versions(device: torch.device | None = None) -> dict[str, str]:
@@ -109,14 +86,23 @@ class ExperimentResult:
         return Summary(self.values)
 
 
-class _Progress:
-    """One tqdm bar per experiment, spanning its seeds; ``ctx.progress(done, total)`` moves it within one."""
+ProgressMode = Literal["bar", "lines", "off"]
 
-    def __init__(self, name: str, n_seeds: int, enabled: bool, stream: TextIO) -> None:
+
+class _Progress:
+    """One tqdm bar per experiment, spanning its seeds, on a terminal (``"bar"``); ``ctx.progress(done, total)``
+    moves it within one. Without a terminal (a log file, CI, nohup: ``"lines"``) one line per seed as it starts
+    and ends, with its time, so a log shows where a long run is."""
+
+    def __init__(self, name: str, n_seeds: int, mode: ProgressMode, stream: TextIO) -> None:
+        self.name = name
         self.n_seeds = n_seeds
         self.index = 0
         self.bar: Any = None
-        if enabled:
+        self.lines = mode == "lines"
+        self.stream = stream
+        self.seed_start = 0.0
+        if mode == "bar":
             from tqdm import tqdm
 
             self.bar = tqdm(total=n_seeds, desc=name, file=stream, leave=True, dynamic_ncols=True,
@@ -127,6 +113,14 @@ class _Progress:
         self._move(float(index))
         if self.bar is not None:
             self.bar.set_postfix_str(f"seed {seed} ({index + 1}/{self.n_seeds})")
+        if self.lines:
+            if index:
+                self._line(f"seed {index}/{self.n_seeds} done in {time.perf_counter() - self.seed_start:.1f} s")
+            self._line(f"seed {seed} ({index + 1}/{self.n_seeds}) started")
+            self.seed_start = time.perf_counter()
+
+    def _line(self, text: str) -> None:
+        print(f"imagelosses: {self.name}: {text}", file=self.stream, flush=True)
 
     def __call__(self, done: int, total: int) -> None:
         fraction = min(max(done / total, 0.0), 1.0) if total > 0 else 1.0
@@ -136,10 +130,14 @@ class _Progress:
         if self.bar is not None and position > self.bar.n:
             self.bar.update(position - self.bar.n)
 
-    def close(self) -> None:
+    def close(self, outcome: str = "") -> None:
         if self.bar is not None:
             self._move(float(self.n_seeds))
             self.bar.close()
+        if self.lines and self.seed_start:
+            self._line(f"seed {self.index + 1}/{self.n_seeds} done in {time.perf_counter() - self.seed_start:.1f} s"
+                       + (f"; {outcome}" if outcome else ""))
+            self.seed_start = 0.0
 
 
 def _seed_everything(seed: int) -> None:
@@ -174,7 +172,7 @@ def _publish(stage: Path, target: Path) -> None:
 
 
 def run_experiment(experiment: Experiment, *, out_dir: Path, quick: bool, device: torch.device, seeds: Sequence[int],
-                   progress: bool, stream: TextIO) -> ExperimentResult:
+                   progress: ProgressMode, stream: TextIO) -> ExperimentResult:
     """Run one experiment over ``seeds``, publish its figures under ``out_dir/<name>``, apply its verdict.
 
     An exception in the experiment (or its verdict) is recorded in ``error``; Ctrl-C propagates. Either
@@ -182,7 +180,7 @@ def run_experiment(experiment: Experiment, *, out_dir: Path, quick: bool, device
     """
     config = experiment.quick if quick else experiment.full
     result = ExperimentResult(experiment, config, list(seeds))
-    stage = Path(tempfile.mkdtemp(prefix=f".{experiment.name}.", suffix=".partial", dir=out_dir))
+    stage = make_temp_dir(prefix=f".{experiment.name}.", suffix=".partial", dir=out_dir)
     bar = _Progress(experiment.name, len(seeds), progress, stream)
     start = time.perf_counter()
     try:
@@ -210,10 +208,10 @@ def run_experiment(experiment: Experiment, *, out_dir: Path, quick: bool, device
         if not isinstance(verdict, Verdict) or verdict.label not in VERDICTS:
             fail("verdict", "a Verdict labelled " + ", ".join(map(repr, VERDICTS)), repr(verdict))
         result.verdict = verdict
-        bar.close()
+        bar.close(f"verdict: {verdict.label}")
         _publish(stage, out_dir / experiment.name)
     except Exception as error:
-        bar.close()
+        bar.close("failed")
         result.error = f"{type(error).__name__}: {error}"
         result.figures = []
         print(f"imagelosses: experiment {experiment.name!r} failed:", file=stream)
@@ -273,6 +271,40 @@ def results_json(results: Sequence[ExperimentResult], *, quick: bool, device: to
     return data
 
 
+def _earlier_run(out: Path, quick: bool) -> dict[str, Any] | None:
+    """The ``results.json`` already in ``out`` (None when there is none); refused when it is of the other size
+    (merging a quick run into a full one would mix smoke-test verdicts with results)."""
+    path = out / "results.json"
+    if not path.is_file():
+        return None
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+        size = data["config"]["size"]
+        if not isinstance(data["experiments"], list):
+            raise TypeError("experiments")
+    except (ValueError, KeyError, TypeError):
+        fail("out_dir", "a new folder or one holding an imagelosses run", f"{path} that is not an imagelosses "
+             "results.json (use another --out)")
+    want = "quick" if quick else "full"
+    if size != want:
+        fail("out_dir", f"a new folder or one holding a {want} run (this run is {want}; runs of two sizes do not "
+             "merge)", f"a {size} run in {out} (use another --out)")
+    return data
+
+
+def _merge(earlier: Mapping[str, Any], now: dict[str, Any]) -> dict[str, Any]:
+    """``now``'s experiments replace their entries in ``earlier``; the others stay, with their own date,
+    versions and seeds (recorded per experiment); the run's header is ``now``'s."""
+    stamp = {"created": earlier.get("created"), "versions": earlier.get("versions")}
+    fresh = {e["name"] for e in now["experiments"]}
+    kept = [{**stamp, **e} for e in earlier["experiments"] if e["name"] not in fresh]
+    ran = [{"created": now["created"], "versions": now["versions"], **e} for e in now["experiments"]]
+    order = [e["name"] for e in earlier["experiments"]]
+    merged = sorted(kept + ran, key=lambda e: order.index(e["name"]) if e["name"] in order else len(order))
+    seeds = sorted({s for e in merged for s in e.get("seeds", [])})
+    return {**now, "experiments": merged, "config": {**now["config"], "seeds": seeds}}
+
+
 def format_summary(results: Sequence[ExperimentResult]) -> str:
     """The terminal's summary table: experiment, verdict, seeds, wall time, then the verdict's reason."""
     rows = [("experiment", "verdict", "seeds", "time")]
@@ -306,9 +338,15 @@ def run_experiments(experiments: Sequence[Experiment], *, out_dir: str | os.Path
         device: where the experiments train.
         seeds: seeds per experiment (default: each experiment's own ``seeds``); seeds are
             ``first_seed, first_seed + 1, …``.
-        progress: draw progress bars (default: when ``stream`` is a terminal).
+        progress: True: progress bars; False: nothing; None (default): bars on a terminal, otherwise one line
+            per seed as it starts and ends (a log file, CI, nohup).
         stream: where progress bars and errors go (default ``sys.stderr``).
         command: the command line, recorded in ``results.json``.
+
+    A run into a folder that already holds a run of the same size (quick or full) merges: the experiments of
+    this run replace their earlier entries, the others stay as they were (each entry keeps its own date,
+    versions and seeds), and the report shows them all. A folder holding a run of the other size is refused
+    before anything runs.
 
     Returns:
         ``(results, results_json)``: the per-experiment results and the dict written to ``results.json``.
@@ -321,8 +359,9 @@ def run_experiments(experiments: Sequence[Experiment], *, out_dir: str | os.Path
     first_seed = check_int(first_seed, "first_seed", low=0)
     device = torch.device(device)
     out = Path(out_dir)
+    earlier = _earlier_run(out, quick)
     out.mkdir(parents=True, exist_ok=True)
-    enabled = stream.isatty() if progress is None else progress
+    mode: ProgressMode = ("bar" if stream.isatty() else "lines") if progress is None else "bar" if progress else "off"
     start = time.perf_counter()
     results: list[ExperimentResult] = []
     all_seeds: list[int] = []
@@ -331,9 +370,11 @@ def run_experiments(experiments: Sequence[Experiment], *, out_dir: str | os.Path
         run_seeds = list(range(first_seed, first_seed + count))
         all_seeds = sorted(set(all_seeds) | set(run_seeds))
         results.append(run_experiment(experiment, out_dir=out, quick=quick, device=device, seeds=run_seeds,
-                                      progress=enabled, stream=stream))
+                                      progress=mode, stream=stream))
     data = results_json(results, quick=quick, device=device, seeds=all_seeds,
                         wall_time_s=time.perf_counter() - start, command=command)
+    if earlier is not None:
+        data = _merge(earlier, data)
     atomic_write_text(out / "results.json", json.dumps(data, indent=2, allow_nan=False) + "\n")
     atomic_write_text(out / "report.html", render_report(data, out))
     return results, data
