@@ -127,3 +127,21 @@ def test_huge_sparse_instance_ids_are_relabelled():
     touching = np.ones((8, 8), dtype=np.int64) * 10**12  # no background at all
     touching[:, 4:] = 3 * 10**12
     torch.testing.assert_close(unet_weight_map(touching), unet_weight_map(np.where(touching > 10**12, 2, 1)))
+
+
+def test_a_binary_mask_is_split_into_its_connected_components():
+    instances = torch.zeros(1, 16, 24, dtype=torch.long)
+    instances[0, 4:12, 3:10] = 1
+    instances[0, 4:12, 12:20] = 2  # a 2-px gap between two cells
+    expected = unet_weight_map(instances)
+    for binary in ((instances > 0), (instances > 0).long(), (instances > 0).numpy()):
+        got = unet_weight_map(binary)
+        torch.testing.assert_close(got, expected)
+        assert float(got[0, 8, 10]) > 5.0  # the gap carries the border weight (it had none as one instance)
+    diagonal = torch.zeros(1, 8, 8, dtype=torch.bool)
+    diagonal[0, 2, 2] = diagonal[0, 3, 3] = True  # touch only at a corner
+    four = unet_weight_map(diagonal, connectivity=4, background_only=False)
+    eight = unet_weight_map(diagonal, connectivity=8, background_only=False)
+    assert float(four[0, 2, 3]) > float(eight[0, 2, 3])  # two cells under 4-connectivity: a border between them
+    with pytest.raises(ValueError, match=r"^connectivity: expected one of 4, 8, got 6$"):
+        unet_weight_map(diagonal, connectivity=6)

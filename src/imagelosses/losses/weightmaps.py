@@ -110,6 +110,7 @@ def _weight_map(
     class_weight: ClassWeights,
     background_only: bool,
     radius: float,
+    connectivity: int = 8,
 ) -> Tensor:
     check_number(w0, "w0", low=0.0)
     check_number(sigma, "sigma", low=0.0, low_inclusive=False)
@@ -117,7 +118,11 @@ def _weight_map(
     arr = _as_instances(instances)
     batch = arr if arr.ndim == 3 else arr[None]
     out = np.empty(batch.shape, dtype=np.float32)
+    binary = batch.max() <= 1  # a bool or 0/1 mask: its cells are its connected components
+    structure = ndimage.generate_binary_structure(2, 2 if connectivity == 8 else 1)
     for i, labels in enumerate(batch):
+        if binary:
+            labels = ndimage.label(labels, structure=structure)[0]
         d1, d2 = _two_nearest(labels, radius)
         border = w0 * np.exp(-((d1 + d2) ** 2) / (2.0 * sigma**2))
         if background_only:
@@ -137,11 +142,15 @@ def unet_weight_map(
     class_weight: ClassWeights = None,
     background_only: bool = True,
     rel_tol: float = 1e-4,
+    connectivity: int = 8,
 ) -> Tensor:
     """U-Net weight map ``w = w_c + w0·exp(−(d1 + d2)²/(2σ²))`` for an integer instance map.
 
     Args:
-        instances: (H, W) or (N, H, W) integer instance ids, 0 = background, numpy or torch.
+        instances: (H, W) or (N, H, W) integer instance ids, 0 = background, numpy or torch. A binary mask
+            (bool, or ids 0 and 1 only) is split into its connected components, one cell each (``connectivity``).
+            **Warning:** cells that touch in a binary mask become one component and get no border between
+            them — give an instance map to keep touching cells apart.
         w0, sigma: the border term's height and width in pixels (paper: 10 and ≈ 5).
         class_weight: ``w_c``: None (1 everywhere), ``(w_background, w_foreground)`` (a sequence, numpy array
             or tensor), or ``"balanced"`` (``n/(2·n_class)`` per image, so both classes carry equal total weight).
@@ -153,6 +162,7 @@ def unet_weight_map(
             pixel has a true border term ``≤ w0·exp(−D²/(2σ²)) = rel_tol·w0`` and a computed one in
             ``[0, rel_tol·w0]``. Hence ``|w − w_exact| ≤ rel_tol·w0`` everywhere. Cost: Σ_k (box_k + 2D)²
             instead of K·H·W for K cells.
+        connectivity: 8 (default; diagonal neighbours connect) or 4, for the components of a binary mask.
 
     Returns:
         float32 tensor of the instances' shape (on the instances' device when they are a tensor; the map is
@@ -171,5 +181,6 @@ def unet_weight_map(
     """
     check_number(rel_tol, "rel_tol", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
     check_number(sigma, "sigma", low=0.0, low_inclusive=False)
+    check_option(connectivity, "connectivity", (4, 8))
     radius = _border_radius(sigma, rel_tol)
-    return _weight_map(instances, w0, sigma, class_weight, background_only, radius)
+    return _weight_map(instances, w0, sigma, class_weight, background_only, radius, connectivity)
