@@ -6,7 +6,7 @@ p=2, power=2)``; ``TripletMarginLoss(margin=0.2)`` with a ``MeanReducer``):
 
 - hard: ``BatchHardMiner`` ↔ ``TripletLoss(mining="hard")``; identical values.
 - all: ``TripletMarginMiner(type_of_triplets="all")`` (the triplets that violate the margin) + mean ↔
-  ``TripletLoss(mining="all", average="nonzero")`` (Hermans' mean over non-zero triplets); identical values.
+  ``TripletLoss(mining="all", average_over="nonzero")`` (Hermans' mean over non-zero triplets); identical values.
 - semihard: ``TripletMarginMiner(type_of_triplets="semihard")`` (every triplet with
   0 < d_an − d_ap ≤ margin) + mean ↔ ``TripletLoss(mining="semihard")`` (FaceNet/TF-Addons: one negative per
   anchor-positive pair). Same work (find the semi-hard negatives) but not the same set of triplets, so
@@ -49,9 +49,9 @@ def _peer(strategy: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def _ours(strategy: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    average = "nonzero" if strategy == "all" else "valid"
+    average_over = "nonzero" if strategy == "all" else "valid"
     return TripletLoss(mining=strategy, margin=MARGIN, distance="squared_euclidean", normalize=True,
-                       average=average)
+                       average_over=average_over)
 
 
 def _step(loss: Callable, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:

@@ -26,7 +26,7 @@ def _global_batch() -> tuple[torch.Tensor, torch.Tensor]:
 def _losses() -> list[tuple[str, torch.nn.Module, torch.nn.Module]]:
     out = []
     for mining in ("all", "hard", "semihard"):
-        for kw in ({}, {"average": "nonzero", "distance": "euclidean"}):
+        for kw in ({}, {"average_over": "nonzero", "distance": "euclidean"}):
             out.append((f"triplet-{mining}-{kw}", TripletLoss(mining=mining, gather=True, **kw),
                         TripletLoss(mining=mining, **kw)))
     out.append(("contrastive", ContrastiveLoss(gather=True), ContrastiveLoss()))

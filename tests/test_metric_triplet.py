@@ -39,8 +39,8 @@ _BAD_TRIPLET = [
              "mining: expected one of 'all', 'hard', 'semihard', got 'hardest'"),
     BadInput("unknown distance", lambda i: (i, {"distance": "l1"}), ValueError,
              "distance: expected one of 'euclidean', 'squared_euclidean', 'cosine', got 'l1'"),
-    BadInput("unknown average", lambda i: (i, {"average": "all"}), ValueError,
-             "average: expected one of 'valid', 'nonzero', got 'all'"),
+    BadInput("unknown average_over", lambda i: (i, {"average_over": "all"}), ValueError,
+             "average_over: expected one of 'valid', 'nonzero', got 'all'"),
 ]
 
 
@@ -61,7 +61,7 @@ def _triplet_case(name: str, **kwargs) -> LossCase:
         return (mine_triplets(*inputs, mining=kwargs.get("mining", "all"), margin=0.2, **opts)[0].numel(),)
 
     mean_of = None
-    if kwargs.get("average") == "nonzero":
+    if kwargs.get("average_over") == "nonzero":
         def mean_of(none, inputs):
             return none.sum() / (none > 0).sum().clamp_min(1)
     return LossCase(name=name, functional=triplet_loss, module=TripletLoss, make_inputs=_labelled,
@@ -72,7 +72,7 @@ def _triplet_case(name: str, **kwargs) -> LossCase:
 class TestTripletStandard(StandardLossTests):
     cases: ClassVar[list[LossCase]] = [
         _triplet_case("all", mining="all"),
-        _triplet_case("all-nonzero-euclid", mining="all", average="nonzero", distance="euclidean"),
+        _triplet_case("all-nonzero-euclid", mining="all", average_over="nonzero", distance="euclidean"),
         _triplet_case("hard", mining="hard"),
         _triplet_case("hard-soft-euclid", mining="hard", soft_margin=True, distance="euclidean", normalize=False),
         _triplet_case("semihard", mining="semihard"),
@@ -183,7 +183,7 @@ def test_against_naive_loop(mining, distance):
         torch.testing.assert_close(stats.loss, torch.tensor(total / max(len(values), 1), dtype=torch.float64))
         assert int(stats.num_triplets) == len(values)
         assert int(stats.num_active) == sum(v > 0 for v in values)
-        nonzero = triplet_loss(x, y, average="nonzero", **kw)
+        nonzero = triplet_loss(x, y, average_over="nonzero", **kw)
         torch.testing.assert_close(nonzero, torch.tensor(total / max(sum(v > 0 for v in values), 1),
                                                          dtype=torch.float64))
         active = mine_triplets(x, y, mining=mining, margin=0.3, distance=distance, normalize=normalize,
@@ -332,10 +332,10 @@ def test_against_pytorch_metric_learning():
     x, y = _labelled(torch.float64, 11, 1.0, b=16)
     for power, distance in ((2, "squared_euclidean"), (1, "euclidean")):
         dist = distances.LpDistance(normalize_embeddings=True, p=2, power=power)
-        for average, reducer in (("valid", reducers.MeanReducer()), ("nonzero", reducers.AvgNonZeroReducer())):
+        for average_over, reducer in (("valid", reducers.MeanReducer()), ("nonzero", reducers.AvgNonZeroReducer())):
             theirs_loss = losses.TripletMarginLoss(margin=0.2, distance=dist, reducer=reducer)
             x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
-            ours = triplet_loss(x1, y, mining="all", margin=0.2, distance=distance, average=average)
+            ours = triplet_loss(x1, y, mining="all", margin=0.2, distance=distance, average_over=average_over)
             theirs = theirs_loss(x2, y)
             torch.testing.assert_close(ours, theirs)
             ours.backward()

@@ -13,36 +13,33 @@ then in those units.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._core.checks import (
-    check_bool,
-    check_flags,
-    check_floating,
-    check_ndim,
-    check_number,
-    check_same_shape,
-    check_tensor,
-    eager,
-    fail,
-    fmt_shape,
-)
+from .._core.checks import check_floating, check_ndim, check_same_shape, check_tensor, eager, fail, fmt_shape
 from .._core.dtypes import nan_if_nonfinite
-from .._core.module import Loss
-from .._core.reduction import Reduction, check_reduction, reduce
-from .distances import Distance, check_distance, pairwise_distances, row_distances
+from .._core.module import OptionsLoss
+from .._core.options import Options, number
+from .._core.reduction import Reduction, reduce
+from .distances import Distance, pairwise_distances, row_distances
 from .distributed import gather_batch
 from .mining import check_batch
 
-__all__ = ["ContrastiveLoss", "batch_contrastive_loss", "contrastive_loss"]
+__all__ = ["ContrastiveLoss", "ContrastiveOptions", "batch_contrastive_loss", "contrastive_loss"]
 
 
-def _check_options(margin: float, distance: str, reduction: str) -> None:
-    check_number(margin, "margin", low=0.0, low_inclusive=False)
-    check_distance(distance)
-    check_reduction(reduction)
+@dataclass(frozen=True)
+class ContrastiveOptions(Options):
+    """The options of :func:`contrastive_loss`, :func:`batch_contrastive_loss` and :class:`ContrastiveLoss`."""
+
+    margin: float = number(1.0, low=0.0, low_inclusive=False)
+    distance: Distance = "euclidean"
+    normalize: bool = False
+    gather: bool = False
+    reduction: Reduction = "mean"
 
 
 def _pair_loss(d: Tensor, similar: Tensor, margin: float) -> Tensor:
@@ -57,6 +54,14 @@ def contrastive_loss(x1: Tensor, x2: Tensor, target: Tensor, *, margin: float = 
     ``"mean"`` divides by the number of pairs N; an empty batch gives 0. ``gather=True`` concatenates the
     pairs of every ``torch.distributed`` rank first (see :mod:`imagelosses.embedding.distributed`).
 
+    Args:
+        x1, x2: (N, D) floating, one shape. target: (N,) bool or integer in {0, 1}.
+        margin: m > 0, how far dissimilar pairs are pushed.
+        distance: ``"euclidean"`` (Hadsell's), ``"squared_euclidean"`` or ``"cosine"`` (variants).
+        normalize: L2-normalise the rows first.
+        gather: concatenate the pairs of every ``torch.distributed`` rank first.
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+
     Shape:
         x1, x2: (N, D); target: (N,) bool or integer in {0, 1}; output (N,) for ``"none"``.
 
@@ -66,8 +71,11 @@ def contrastive_loss(x1: Tensor, x2: Tensor, target: Tensor, *, margin: float = 
     References:
         Hadsell, Chopra, LeCun, "Dimensionality Reduction by Learning an Invariant Mapping", CVPR 2006.
     """
-    _check_options(margin, distance, reduction)
-    check_flags(normalize=normalize, gather=gather)
+    return _pairs(x1, x2, target, ContrastiveOptions.pick(locals()))
+
+
+def _pairs(x1: Tensor, x2: Tensor, target: Tensor, options: ContrastiveOptions) -> Tensor:
+    """The pair form from checked options (the inputs are checked here)."""
     check_floating(x1, "x1")
     check_ndim(x1, "x1", (2,), "(N, D)")
     check_floating(x2, "x2")
@@ -86,11 +94,11 @@ def contrastive_loss(x1: Tensor, x2: Tensor, target: Tensor, *, margin: float = 
         if lo < 0 or hi > 1:
             hint = " (torch's CosineEmbeddingLoss ±1 convention: pass (target + 1) // 2)" if lo == -1 else ""
             fail("target", f"pair labels in {{0, 1}} (1 = similar, 0 = dissimilar){hint}", f"values in [{lo}, {hi}]")
-    if gather:
+    if options.gather:
         both, target = gather_batch(torch.cat([x1, x2], 1), target)
         x1, x2 = both[:, : x1.shape[1]], both[:, x1.shape[1]:]
-    d = row_distances(x1, x2, distance=distance, normalize=normalize)
-    return nan_if_nonfinite(reduce(_pair_loss(d, target != 0, margin), reduction), x1, x2)
+    d = row_distances(x1, x2, distance=options.distance, normalize=options.normalize)
+    return nan_if_nonfinite(reduce(_pair_loss(d, target != 0, options.margin), options.reduction), x1, x2)
 
 
 def batch_contrastive_loss(embeddings: Tensor, labels: Tensor, *, margin: float = 1.0, distance: Distance = "euclidean",
@@ -99,6 +107,10 @@ def batch_contrastive_loss(embeddings: Tensor, labels: Tensor, *, margin: float 
 
     ``"none"`` returns the B(B−1)/2 pair values in row-major order of the upper triangle; ``"mean"``
     divides by B(B−1)/2 (0 when B ≤ 1). ``gather=True`` runs over the global batch of all ranks.
+
+    Args:
+        embeddings: (B, D) floating. labels: (B,) integer class labels.
+        margin, distance, normalize, gather, reduction: as :func:`contrastive_loss`.
 
     Shape:
         embeddings: (B, D); labels: (B,) integer, on the embeddings' device. Output: scalar, or
@@ -116,43 +128,40 @@ def batch_contrastive_loss(embeddings: Tensor, labels: Tensor, *, margin: float 
         >>> batch_contrastive_loss(x, y, margin=1.0, reduction="none")  # pairs (0,1) (0,2) (1,2)
         tensor([12.5000,  0.1250,  0.0000])
     """
-    _check_options(margin, distance, reduction)
-    check_flags(normalize=normalize, gather=gather)
+    return _batch(embeddings, labels, ContrastiveOptions.pick(locals()))
+
+
+def _batch(embeddings: Tensor, labels: Tensor, options: ContrastiveOptions) -> Tensor:
+    """The batch form from checked options (the inputs are checked here)."""
     check_batch(embeddings, labels)
-    if gather:
+    if options.gather:
         embeddings, labels = gather_batch(embeddings, labels)
-    d = pairwise_distances(embeddings, distance=distance, normalize=normalize)
-    values = nan_if_nonfinite(_pair_loss(d, labels[:, None] == labels[None, :], margin), embeddings)
+    d = pairwise_distances(embeddings, distance=options.distance, normalize=options.normalize)
+    values = nan_if_nonfinite(_pair_loss(d, labels[:, None] == labels[None, :], options.margin), embeddings)
     b = embeddings.shape[0]
-    if reduction == "none":
+    if options.reduction == "none":
         i, j = torch.triu_indices(b, b, offset=1, device=d.device)
         return values[i, j]
     upper = torch.ones(b, b, dtype=torch.bool, device=d.device).triu(1)
-    return reduce(torch.where(upper, values, 0.0), reduction, denominator=b * (b - 1) // 2)
+    return reduce(torch.where(upper, values, 0.0), options.reduction, denominator=b * (b - 1) // 2)
 
 
-class ContrastiveLoss(Loss):
+class ContrastiveLoss(OptionsLoss[ContrastiveOptions]):
     """Contrastive loss (Hadsell 2006) as a module.
 
+    ``ContrastiveLoss(margin=1.0, distance="euclidean", normalize=False, gather=False, reduction="mean")``.
     ``loss(embeddings, labels)`` runs :func:`batch_contrastive_loss` over all pairs ``i < j`` of a labelled
     batch; ``loss(x1, x2, target)`` runs :func:`contrastive_loss` on explicit pairs. Same options for both.
+
+    Example:
+        >>> x = torch.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 0.5]]); y = torch.tensor([0, 0, 1])
+        >>> ContrastiveLoss(reduction="sum")(x, y)
+        tensor(12.6250)
     """
 
-    margin: float
-    distance: str
-    normalize: bool
-    gather: bool
-    reduction: str
-    options = ("margin", "distance", "normalize", "gather", "reduction")
-
-    def __init__(self, *, margin: float = 1.0, distance: Distance = "euclidean", normalize: bool = False,
-                 gather: bool = False, reduction: Reduction = "mean") -> None:
-        super().__init__()
-        _check_options(margin, distance, reduction)
-        self.set_options(margin=float(margin), distance=distance, normalize=check_bool(normalize, "normalize"),
-                         gather=check_bool(gather, "gather"), reduction=reduction)
+    Options = ContrastiveOptions
 
     def forward(self, a: Tensor, b: Tensor, target: Tensor | None = None) -> Tensor:
         if target is None:
-            return batch_contrastive_loss(a, b, **self.option_values())
-        return contrastive_loss(a, b, target, **self.option_values())
+            return _batch(a, b, self.current_options())
+        return _pairs(a, b, target, self.current_options())

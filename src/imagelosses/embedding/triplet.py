@@ -10,27 +10,20 @@ All embeddings equal gives ``l = α`` (hinge) and ``ln 2 = 0.693147`` (soft marg
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._core.checks import (
-    check_bool,
-    check_flags,
-    check_floating,
-    check_ndim,
-    check_number,
-    check_option,
-    check_same_shape,
-)
+from .._core.checks import check_floating, check_ndim, check_same_shape
 from .._core.dtypes import nan_if_nonfinite, wide_dtype
-from .._core.module import Loss
-from .._core.reduction import Reduction, check_reduction, reduce, safe_divide
+from .._core.module import OptionsLoss
+from .._core.options import Options, number
+from .._core.reduction import Reduction, reduce, safe_divide
 from .distances import (
     Distance,
-    check_distance,
     mining_distances,
     pairwise_distances,
     prepare_embeddings,
@@ -42,17 +35,48 @@ from .mining import (
     SemihardFallback,
     all_triplets,
     check_batch,
-    check_mining_options,
     hard_selection,
     label_masks,
     positive_pair_chunks,
     semihard_selection,
 )
 
-Average = Literal["valid", "nonzero"]
-AVERAGES: tuple[str, ...] = ("valid", "nonzero")
+AverageOver = Literal["valid", "nonzero"]
 
-__all__ = ["TripletLoss", "TripletStats", "triplet_loss", "triplet_margin_loss"]
+__all__ = ["AverageOver", "OfflineTripletLoss", "OfflineTripletOptions", "TripletLoss", "TripletOptions",
+           "TripletStats", "triplet_loss", "triplet_margin_loss"]
+
+
+@dataclass(frozen=True)
+class OfflineTripletOptions(Options):
+    """The options of :func:`triplet_margin_loss` and :class:`OfflineTripletLoss`."""
+
+    margin: float = number(1.0, low=0.0, low_inclusive=False)
+    distance: Distance = "euclidean"
+    soft_margin: bool = False
+    swap: bool = False
+    eps: float = number(1e-6, low=0.0)
+    normalize: bool = False
+    reduction: Reduction = "mean"
+
+
+@dataclass(frozen=True)
+class TripletOptions(Options):
+    """The options of :func:`triplet_loss` and :class:`TripletLoss` (online mining).
+
+    ``average_over`` is what ``reduction="mean"`` divides by: ``"valid"`` (every selected triplet) or
+    ``"nonzero"`` (the selected triplets with a non-zero loss, Hermans et al.'s batch-all)."""
+
+    mining: Mining = "all"
+    margin: float = number(0.2, low=0.0, low_inclusive=False)
+    distance: Distance = "squared_euclidean"
+    soft_margin: bool = False
+    normalize: bool = True
+    average_over: AverageOver = "valid"
+    semihard_fallback: SemihardFallback = "easiest"
+    gather: bool = False
+    reduction: Reduction = "mean"
+    return_stats: bool = False
 
 
 class TripletStats(NamedTuple):
@@ -80,6 +104,13 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *, m
     uses ``min(d(a, n), d(p, n))`` as the negative distance. ``soft_margin`` uses ``ln(1 + exp(d_ap − d_an))``
     and ignores ``margin``. ``"mean"`` divides by the number of triplets N.
 
+    Args:
+        anchor, positive, negative: (N, D) floating, one shape.
+        margin: α > 0. distance: ``"euclidean"``, ``"squared_euclidean"`` or ``"cosine"``.
+        soft_margin: ``ln(1 + exp(d_ap − d_an))`` instead of the hinge. swap: the distance swap of Balntas et al.
+        eps: ≥ 0, added inside torch's euclidean distance. normalize: L2-normalise the rows first.
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+
     Shape:
         anchor, positive, negative: (N, D); output (N,) for ``"none"``, else a scalar.
 
@@ -87,32 +118,30 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *, m
         TypeError: non-floating inputs. ValueError: shapes that differ or are not 2-D, margin ≤ 0, eps < 0,
         unknown distance or reduction.
     """
-    _check_offline_options(margin, distance, eps, reduction)
-    check_flags(soft_margin=soft_margin, swap=swap, normalize=normalize)
+    return _offline(anchor, positive, negative, OfflineTripletOptions.pick(locals()))
+
+
+def _offline(anchor: Tensor, positive: Tensor, negative: Tensor, options: OfflineTripletOptions) -> Tensor:
+    """The offline triplet loss from checked options (the inputs are checked here)."""
     check_floating(anchor, "anchor")
     check_ndim(anchor, "anchor", (2,), "(N, D)")
     for name, x in (("positive", positive), ("negative", negative)):
         check_floating(x, name)
         check_same_shape(x, name, anchor, "anchor")
+    distance, normalize = options.distance, options.normalize
 
     def d(x: Tensor, y: Tensor) -> Tensor:
         if distance == "euclidean":  # in float32 for half inputs, like every distance of the package
             with torch.autocast(x.device.type, enabled=False):
                 return F.pairwise_distance(prepare_embeddings(x, normalize), prepare_embeddings(y, normalize),
-                                           p=2.0, eps=eps)
+                                           p=2.0, eps=options.eps)
         return row_distances(x, y, distance=distance, normalize=normalize)
 
     d_ap, d_an = d(anchor, positive), d(anchor, negative)
-    if swap:
+    if options.swap:
         d_an = torch.minimum(d_an, d(positive, negative))
-    return nan_if_nonfinite(reduce(_hinge(d_ap - d_an, margin, soft_margin), reduction), anchor, positive, negative)
-
-
-def _check_offline_options(margin: float, distance: str, eps: float, reduction: str) -> None:
-    check_number(margin, "margin", low=0.0, low_inclusive=False)
-    check_distance(distance)
-    check_number(eps, "eps", low=0.0)
-    check_reduction(reduction)
+    values = _hinge(d_ap - d_an, options.margin, options.soft_margin)
+    return nan_if_nonfinite(reduce(values, options.reduction), anchor, positive, negative)
 
 
 # -------------------------------------------------------------------------------------- batch-all op
@@ -185,18 +214,11 @@ _batch_all.register_autograd(_batch_all_backward, setup_context=_batch_all_setup
 
 
 # -------------------------------------------------------------------------------------------- online
-def _check_online_options(mining: str, margin: float, distance: str, average: str, semihard_fallback: str,
-                          reduction: str) -> None:
-    check_mining_options(mining, margin, semihard_fallback)
-    check_distance(distance)
-    check_option(average, "average", AVERAGES)
-    check_reduction(reduction)
-
-
 def triplet_loss(embeddings: Tensor, labels: Tensor, *, mining: Mining = "all", margin: float = 0.2,
                  distance: Distance = "squared_euclidean", soft_margin: bool = False, normalize: bool = True,
-                 average: Average = "valid", semihard_fallback: SemihardFallback = "easiest", gather: bool = False,
-                 reduction: Reduction = "mean", return_stats: bool = False) -> Tensor | TripletStats:
+                 average_over: AverageOver = "valid", semihard_fallback: SemihardFallback = "easiest",
+                 gather: bool = False, reduction: Reduction = "mean", return_stats: bool = False
+                 ) -> Tensor | TripletStats:
     """Triplet loss with online mining inside a labelled batch.
 
     Triplets are chosen by ``mining`` (``"all"``, ``"hard"``, ``"semihard"``; see
@@ -206,9 +228,9 @@ def triplet_loss(embeddings: Tensor, labels: Tensor, *, mining: Mining = "all", 
 
     Reductions: ``"none"`` returns one value per selected triplet, in the order of
     :func:`imagelosses.embedding.mine_triplets` (length data-dependent); ``"sum"`` adds them; ``"mean"`` divides
-    the sum by the number of selected triplets (``average="valid"``: all valid triplets for batch-all, one
+    the sum by the number of selected triplets (``average_over="valid"``: all valid triplets for batch-all, one
     per anchor for batch-hard, one per anchor-positive pair for semi-hard) or by the number with a non-zero
-    loss (``average="nonzero"``, Hermans et al.'s batch-all). A batch without any valid triplet (B ≤ 1, no
+    loss (``average_over="nonzero"``, Hermans et al.'s batch-all). A batch without any valid triplet (B ≤ 1, no
     label repeated, all labels equal) gives 0 with a zero gradient. Batch-all never builds a B×B×B tensor:
     with ``"mean"``/``"sum"`` its memory is O(B² + chunk·B); with ``"none"`` it returns (and keeps for
     backward) one value per valid triplet, T = Σ_a #pos(a)·#neg(a), up to ~B³ — prefer a reduction for large
@@ -216,6 +238,20 @@ def triplet_loss(embeddings: Tensor, labels: Tensor, *, mining: Mining = "all", 
 
     ``gather=True`` first gathers embeddings and labels over ``torch.distributed`` ranks
     (:mod:`imagelosses.embedding.distributed`): the loss is then the single-process loss of the global batch.
+
+    Args:
+        embeddings: (B, D) floating. labels: (B,) integer class labels.
+        mining: ``"all"``, ``"hard"`` or ``"semihard"``.
+        margin: α > 0 (ignored with ``soft_margin``).
+        distance: ``"squared_euclidean"``, ``"euclidean"`` or ``"cosine"``.
+        soft_margin: ``ln(1 + exp(d_ap − d_an))`` instead of the hinge.
+        normalize: L2-normalise the embeddings first.
+        average_over: what ``"mean"`` divides by: ``"valid"`` (selected triplets) or ``"nonzero"`` (those with a
+            non-zero loss).
+        semihard_fallback: ``"easiest"`` or ``"drop"``, for pairs without a negative farther than the positive.
+        gather: compute the loss over the batch of every ``torch.distributed`` rank.
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+        return_stats: return a :class:`TripletStats` instead of the loss alone.
 
     Shape:
         embeddings: (B, D); labels: (B,) integer. Output: scalar, or (T,) for ``"none"``.
@@ -235,10 +271,15 @@ def triplet_loss(embeddings: Tensor, labels: Tensor, *, mining: Mining = "all", 
         >>> triplet_loss(x, y, mining="hard", margin=0.5, reduction="none")  # squared distances 0 or 2
         tensor([0.5000, 0.5000, 0.5000, 2.5000])
     """
-    _check_online_options(mining, margin, distance, average, semihard_fallback, reduction)
-    check_flags(soft_margin=soft_margin, normalize=normalize, gather=gather, return_stats=return_stats)
+    return _online(embeddings, labels, TripletOptions.pick(locals()))
+
+
+def _online(embeddings: Tensor, labels: Tensor, options: TripletOptions) -> Tensor | TripletStats:
+    """The online triplet loss from checked options (the inputs are checked here)."""
+    mining, margin, distance, normalize = options.mining, options.margin, options.distance, options.normalize
+    soft_margin, reduction = options.soft_margin, options.reduction
     check_batch(embeddings, labels)
-    if gather:
+    if options.gather:
         embeddings, labels = gather_batch(embeddings, labels)
     pos, neg = label_masks(labels)
     valid: Tensor | None = None
@@ -255,7 +296,7 @@ def triplet_loss(embeddings: Tensor, labels: Tensor, *, mining: Mining = "all", 
             # One differentiable (B, B) matrix whose selected entries the loss gathers: memory stays O(B²) (no
             # (B, K, D) gather of the anchor-positive pairs).
             dist = pairwise_distances(x, distance=distance)
-            p_idx, n_idx, valid = semihard_selection(chosen, pos, neg, semihard_fallback)
+            p_idx, n_idx, valid = semihard_selection(chosen, pos, neg, options.semihard_fallback)
             x_ap = dist.gather(1, p_idx) - dist.gather(1, n_idx)
         values = nan_if_nonfinite(torch.where(valid, _hinge(x_ap, margin, soft_margin), 0.0), embeddings)
     else:
@@ -267,19 +308,17 @@ def triplet_loss(embeddings: Tensor, labels: Tensor, *, mining: Mining = "all", 
             total, num_active, _ = _batch_all(dist, pos, neg, float(margin), bool(soft_margin))
             total = nan_if_nonfinite(total, embeddings)
             num_valid = (pos.sum(1) * neg.sum(1)).sum()
-            return _reduced(total, num_valid, num_active, reduction, average, return_stats)
+            return _reduced(total, num_valid, num_active, options)
     if reduction == "none":
         values = values if valid is None else values[valid]
-        return _stats(values, values.numel(), (values > 0).sum()) if return_stats else values
-    return _reduced(values.sum(), valid.sum(), (values > 0).sum(), reduction, average,  # type: ignore[union-attr]
-                    return_stats)
+        return _stats(values, values.numel(), (values > 0).sum()) if options.return_stats else values
+    return _reduced(values.sum(), valid.sum(), (values > 0).sum(), options)  # type: ignore[union-attr]
 
 
-def _reduced(total: Tensor, num_valid: Tensor, num_active: Tensor, reduction: str, average: str,
-             return_stats: bool) -> Tensor | TripletStats:
-    loss = total if reduction == "sum" else reduce(
-        total.reshape(1), "mean", denominator=num_valid if average == "valid" else num_active)
-    return _stats(loss, num_valid, num_active) if return_stats else loss
+def _reduced(total: Tensor, num_valid: Tensor, num_active: Tensor, options: TripletOptions) -> Tensor | TripletStats:
+    loss = total if options.reduction == "sum" else reduce(
+        total.reshape(1), "mean", denominator=num_valid if options.average_over == "valid" else num_active)
+    return _stats(loss, num_valid, num_active) if options.return_stats else loss
 
 
 def _stats(loss: Tensor, num_valid: Tensor | int, num_active: Tensor) -> TripletStats:
@@ -288,62 +327,39 @@ def _stats(loss: Tensor, num_valid: Tensor | int, num_active: Tensor) -> Triplet
     return TripletStats(loss, num_valid, num_active, fraction)
 
 
-class TripletLoss(Loss):
-    """Triplet loss with online mining; see :func:`triplet_loss` for the math and the options.
+class TripletLoss(OptionsLoss[TripletOptions]):
+    """Triplet loss with online mining inside a labelled batch, as a module.
 
     ``TripletLoss(mining="all"|"hard"|"semihard", margin=0.2, distance="squared_euclidean", soft_margin=False,
-    normalize=True, average="valid", semihard_fallback="easiest", gather=False, reduction="mean",
-    return_stats=False)``, called as ``loss(embeddings, labels)``.
+    normalize=True, average_over="valid", semihard_fallback="easiest", gather=False, reduction="mean",
+    return_stats=False)``, called as ``loss(embeddings, labels)``; the math, the options, the shapes and the
+    errors are those of :func:`triplet_loss`.
+
+    Example:
+        >>> x = torch.tensor([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]]); y = torch.tensor([0, 0, 1, 1])
+        >>> TripletLoss(mining="hard", margin=0.5)(x, y)
+        tensor(1.)
     """
 
-    mining: str
-    margin: float
-    distance: str
-    soft_margin: bool
-    normalize: bool
-    average: str
-    semihard_fallback: str
-    gather: bool
-    reduction: str
-    return_stats: bool
-    options = ("mining", "margin", "distance", "soft_margin", "normalize", "average", "semihard_fallback", "gather",
-               "reduction", "return_stats")
-
-    def __init__(self, *, mining: Mining = "all", margin: float = 0.2, distance: Distance = "squared_euclidean",
-                 soft_margin: bool = False, normalize: bool = True, average: Average = "valid",
-                 semihard_fallback: SemihardFallback = "easiest", gather: bool = False,
-                 reduction: Reduction = "mean", return_stats: bool = False) -> None:
-        super().__init__()
-        _check_online_options(mining, margin, distance, average, semihard_fallback, reduction)
-        self.set_options(mining=mining, margin=float(margin), distance=distance,
-                         soft_margin=check_bool(soft_margin, "soft_margin"),
-                         normalize=check_bool(normalize, "normalize"),
-                         average=average, semihard_fallback=semihard_fallback, gather=check_bool(gather, "gather"),
-                         reduction=reduction, return_stats=check_bool(return_stats, "return_stats"))
+    Options = TripletOptions
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor | TripletStats:
-        return triplet_loss(embeddings, labels, **self.option_values())
+        return _online(embeddings, labels, self.current_options())
 
 
-class OfflineTripletLoss(Loss):
-    """:func:`triplet_margin_loss` as a module, called as ``loss(anchor, positive, negative)``."""
+class OfflineTripletLoss(OptionsLoss[OfflineTripletOptions]):
+    """Triplet loss on pre-formed triplets, as a module.
 
-    margin: float
-    distance: str
-    soft_margin: bool
-    swap: bool
-    eps: float
-    normalize: bool
-    reduction: str
-    options = ("margin", "distance", "soft_margin", "swap", "eps", "normalize", "reduction")
+    ``OfflineTripletLoss(margin=1.0, distance="euclidean", soft_margin=False, swap=False, eps=1e-6, normalize=False,
+    reduction="mean")``, called as ``loss(anchor, positive, negative)``; see :func:`triplet_margin_loss`.
 
-    def __init__(self, *, margin: float = 1.0, distance: Distance = "euclidean", soft_margin: bool = False,
-                 swap: bool = False, eps: float = 1e-6, normalize: bool = False, reduction: Reduction = "mean") -> None:
-        super().__init__()
-        _check_offline_options(margin, distance, eps, reduction)
-        self.set_options(margin=float(margin), distance=distance, soft_margin=check_bool(soft_margin, "soft_margin"),
-                         swap=check_bool(swap, "swap"), eps=float(eps), normalize=check_bool(normalize, "normalize"),
-                         reduction=reduction)
+    Example:
+        >>> e = torch.full((5, 4), 0.3)
+        >>> OfflineTripletLoss(margin=0.2)(e, e, e)
+        tensor(0.2000)
+    """
+
+    Options = OfflineTripletOptions
 
     def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
-        return triplet_margin_loss(anchor, positive, negative, **self.option_values())
+        return _offline(anchor, positive, negative, self.current_options())
