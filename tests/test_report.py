@@ -280,3 +280,17 @@ def test_a_table_title_that_names_its_seed_is_not_repeated(tmp_path: Path) -> No
     run_experiments([TINY], out_dir=tmp_path, quick=True, seeds=1, progress=False, stream=io.StringIO())
     page = (tmp_path / "report.html").read_text()
     assert "(seed 0) (seed 0)" not in page.lower() and "(this seed) (seed" not in page.lower()
+
+
+def test_two_jobs_give_the_numbers_of_one(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    other = replace(TINY, name="test-other")
+    one, _ = run_experiments([TINY, other], out_dir=tmp_path / "one", quick=True, seeds=2, progress=False,
+                             stream=io.StringIO())
+    two, data = run_experiments([TINY, other], out_dir=tmp_path / "two", quick=True, seeds=2, progress=False,
+                                stream=io.StringIO(), jobs=2)
+    assert [r.experiment.name for r in two] == ["test-tiny", "test-other"]
+    for a, b in zip(one, two, strict=True):
+        assert a.values == b.values and a.verdict == b.verdict
+    assert (tmp_path / "two" / "test-other").is_dir() and [e["status"] for e in data["experiments"]] == ["ok", "ok"]

@@ -271,6 +271,36 @@ def results_json(results: Sequence[ExperimentResult], *, quick: bool, device: to
     return data
 
 
+def _worker(experiment: Experiment | str, threads: int, kwargs: dict[str, Any]) -> ExperimentResult:
+    """One experiment in a worker process: a built-in one by name (its module is imported there), any other
+    by the pickled object (its functions by reference)."""
+    from . import registry
+
+    torch.set_num_threads(threads)
+    resolved = registry.get(experiment) if isinstance(experiment, str) else experiment
+    return run_experiment(resolved, stream=sys.stderr, **kwargs)
+
+
+def _run_in_processes(plan: Sequence[tuple[Experiment, list[int]]], jobs: int, *, out: Path, quick: bool,
+                      device: torch.device, progress: ProgressMode) -> list[ExperimentResult]:
+    """Run the planned experiments ``jobs`` at a time in spawned processes; results in the plan's order."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from . import registry
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_worker, e.name if e.name in registry.BUILTIN else e, threads,
+                               {"out_dir": out, "quick": quick, "device": device, "seeds": run_seeds,
+                                "progress": progress}) for e, run_seeds in plan]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+
 def _earlier_run(out: Path, quick: bool) -> dict[str, Any] | None:
     """The ``results.json`` already in ``out`` (None when there is none); refused when it is of the other size
     (merging a quick run into a full one would mix smoke-test verdicts with results)."""
@@ -328,7 +358,8 @@ def format_summary(results: Sequence[ExperimentResult]) -> str:
 def run_experiments(experiments: Sequence[Experiment], *, out_dir: str | os.PathLike[str], quick: bool = False,
                     device: str | torch.device = "cpu", seeds: int | None = None, first_seed: int = 0,
                     progress: bool | None = None, stream: TextIO | None = None,
-                    command: Sequence[str] | None = None) -> tuple[list[ExperimentResult], dict[str, Any]]:
+                    command: Sequence[str] | None = None, jobs: int = 1
+                    ) -> tuple[list[ExperimentResult], dict[str, Any]]:
     """Run ``experiments`` into ``out_dir``; write ``results.json`` and ``report.html`` there.
 
     Args:
@@ -342,6 +373,9 @@ def run_experiments(experiments: Sequence[Experiment], *, out_dir: str | os.Path
             per seed as it starts and ends (a log file, CI, nohup).
         stream: where progress bars and errors go (default ``sys.stderr``).
         command: the command line, recorded in ``results.json``.
+        jobs: experiments run at once, each in a process of its own with ``cpu_count // jobs`` threads (the
+            experiments train tiny networks on one thread, so two jobs on two cores halve the wall time; the
+            numbers do not depend on it). Progress is then one line per seed.
 
     A run into a folder that already holds a run of the same size (quick or full) merges: the experiments of
     this run replace their earlier entries, the others stay as they were (each entry keeps its own date,
@@ -357,20 +391,21 @@ def run_experiments(experiments: Sequence[Experiment], *, out_dir: str | os.Path
     if seeds is not None:
         seeds = check_int(seeds, "seeds", low=1)
     first_seed = check_int(first_seed, "first_seed", low=0)
+    jobs = min(check_int(jobs, "jobs", low=1), max(len(experiments), 1))
     device = torch.device(device)
     out = Path(out_dir)
     earlier = _earlier_run(out, quick)
     out.mkdir(parents=True, exist_ok=True)
     mode: ProgressMode = ("bar" if stream.isatty() else "lines") if progress is None else "bar" if progress else "off"
     start = time.perf_counter()
-    results: list[ExperimentResult] = []
-    all_seeds: list[int] = []
-    for experiment in experiments:
-        count = experiment.seeds if seeds is None else seeds
-        run_seeds = list(range(first_seed, first_seed + count))
-        all_seeds = sorted(set(all_seeds) | set(run_seeds))
-        results.append(run_experiment(experiment, out_dir=out, quick=quick, device=device, seeds=run_seeds,
-                                      progress=mode, stream=stream))
+    plan = [(e, list(range(first_seed, first_seed + (e.seeds if seeds is None else seeds)))) for e in experiments]
+    all_seeds = sorted({s for _, run_seeds in plan for s in run_seeds})
+    if jobs == 1:
+        results = [run_experiment(e, out_dir=out, quick=quick, device=device, seeds=run_seeds, progress=mode,
+                                  stream=stream) for e, run_seeds in plan]
+    else:
+        results = _run_in_processes(plan, jobs, out=out, quick=quick, device=device,
+                                    progress="off" if mode == "off" else "lines")
     data = results_json(results, quick=quick, device=device, seeds=all_seeds,
                         wall_time_s=time.perf_counter() - start, command=command)
     if earlier is not None:
