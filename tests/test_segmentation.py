@@ -58,8 +58,8 @@ SEG_OPTIONS = [opt for opt in COMMON_OPTIONS if "weighted_mean" not in opt.kwarg
 DICE_OPTIONS = [
     *SEG_OPTIONS,
     BadOption("smooth inf", {"smooth": float("inf")}, ValueError, "smooth: expected a finite number >= 0.0, got inf"),
-    BadOption("average", {"average": "weighted"}, ValueError,
-              "average: expected one of 'macro', 'micro', got 'weighted'"),
+    BadOption("class_average", {"class_average": "weighted"}, ValueError,
+              "class_average: expected one of 'macro', 'micro', got 'weighted'"),
     BadOption("squared as string", {"squared": "False"}, TypeError,
               "squared: expected a bool (True or False), got 'False'"),
 ]
@@ -90,7 +90,7 @@ class TestSegmentationHarness(StandardLossTests):
                  kwargs={"batch_dice": True, "squared": True}, none_shape=lambda a: (a[0].shape[1],),
                  bad_inputs=DICE_BAD, bad_options=DICE_OPTIONS),
         LossCase(name="dice_micro", functional=ilf.dice_loss, module=il.DiceLoss, make_inputs=multiclass,
-                 kwargs={"average": "micro"}, none_shape=lambda a: (a[0].shape[0],),
+                 kwargs={"class_average": "micro"}, none_shape=lambda a: (a[0].shape[0],),
                  bad_inputs=DICE_BAD, bad_options=DICE_OPTIONS),
         LossCase(name="dice_binary", functional=ilf.dice_loss, module=il.DiceLoss, make_inputs=binary,
                  none_shape=lambda a: (a[0].shape[0], 1), bad_inputs=BINARY_PAIR_BAD, bad_options=DICE_OPTIONS),

@@ -13,6 +13,7 @@ probabilities. Targets are (soft) masks in [0, 1], checked in eager mode.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
@@ -24,7 +25,6 @@ from .._core.checks import (
     check_floating,
     check_int,
     check_ndim,
-    check_number,
     check_prediction,
     check_same_shape,
     check_tensor,
@@ -33,12 +33,12 @@ from .._core.checks import (
     require_finite,
 )
 from .._core.dtypes import at_least_float32, nan_if_nonfinite
-from .._core.module import Loss
-from .._core.reduction import Reduction, check_reduction, reduce, safe_divide
+from .._core.module import OptionsLoss
+from .._core.options import Options, integer, number
+from .._core.reduction import Reduction, reduce, safe_divide
 from .segmentation import check_binary_values
 
-__all__ = ["ClDiceParts", "SoftClDiceLoss", "soft_cldice_loss", "soft_skeleton"]
-
+__all__ = ["ClDiceOptions", "ClDiceParts", "SoftClDiceLoss", "cldice_core", "soft_cldice_loss", "soft_skeleton"]
 
 
 def _erode(x: Tensor) -> Tensor:
@@ -121,16 +121,18 @@ class ClDiceParts(NamedTuple):
     cldice: Tensor
 
 
-def _check_options(iterations: int, alpha: float, smooth: float, eps: float, from_logits: bool, check_range: bool,
-                   reduction: str, check_finite: bool) -> dict[str, object]:
-    return {"iterations": check_int(iterations, "iterations", low=0),
-            "alpha": check_number(alpha, "alpha", low=0.0, high=1.0),
-            "smooth": check_number(smooth, "smooth", low=0.0),
-            "eps": check_number(eps, "eps", low=0.0),
-            "from_logits": check_bool(from_logits, "from_logits"),
-            "check_range": check_bool(check_range, "check_range"),
-            "reduction": check_reduction(reduction),
-            "check_finite": check_bool(check_finite, "check_finite")}
+@dataclass(frozen=True)
+class ClDiceOptions(Options):
+    """The options of :func:`soft_cldice_loss` and :class:`SoftClDiceLoss`."""
+
+    iterations: int = integer(3, low=0)
+    alpha: float = number(0.5, low=0.0, high=1.0)
+    smooth: float = number(1.0, low=0.0)
+    eps: float = number(0.0, low=0.0)
+    from_logits: bool = True
+    check_range: bool = False
+    reduction: Reduction = "mean"
+    check_finite: bool = False
 
 
 def soft_cldice_loss(input: Tensor, target: Tensor, *, iterations: int = 3, alpha: float = 0.5, smooth: float = 1.0,
@@ -177,13 +179,15 @@ def soft_cldice_loss(input: Tensor, target: Tensor, *, iterations: int = 3, alph
         >>> float(soft_cldice_loss(mask, mask, from_logits=False))
         0.0
     """
-    options = _check_options(iterations, alpha, smooth, eps, from_logits, check_range, reduction, check_finite)
-    return _cldice(input, target, return_parts=check_bool(return_parts, "return_parts"), **options)  # type: ignore[arg-type]
+    options = ClDiceOptions.pick(locals())
+    return cldice_core(input, target, options, return_parts=check_bool(return_parts, "return_parts"))
 
 
-def _cldice(input: Tensor, target: Tensor, *, iterations: int, alpha: float, smooth: float, eps: float,
-            from_logits: bool, check_range: bool, reduction: str, check_finite: bool,
-            return_parts: bool = False) -> Tensor | ClDiceParts:
+def cldice_core(input: Tensor, target: Tensor, options: ClDiceOptions, *,
+                return_parts: bool = False) -> Tensor | ClDiceParts:
+    """The kernel of :func:`soft_cldice_loss` from checked options (inputs are checked here)."""
+    iterations, alpha, smooth, eps = options.iterations, options.alpha, options.smooth, options.eps
+    check_finite, reduction = options.check_finite, options.reduction
     check_prediction(input, check_finite)
     _check_spatial(input, "input")
     check_tensor(target, "target")
@@ -195,10 +199,10 @@ def _cldice(input: Tensor, target: Tensor, *, iterations: int, alpha: float, smo
         require_finite(target, "target")
     check_binary_values(target, torch.ones_like(target, dtype=torch.bool))
     x = at_least_float32(input)
-    if from_logits:
+    if options.from_logits:
         probs = torch.sigmoid(x)
     else:
-        if check_range and eager() and x.numel():
+        if options.check_range and eager() and x.numel():
             lo, hi = (float(v) for v in torch.aminmax(x.detach()))
             if not (0.0 <= lo and hi <= 1.0):
                 fail("input", "probabilities in [0, 1] (from_logits=False; pass logits with from_logits=True)",
@@ -235,10 +239,13 @@ def _ratio(numerator: Tensor, denominator: Tensor) -> Tensor:
     return torch.where(empty, torch.ones_like(numerator), numerator / torch.where(empty, 1.0, denominator))
 
 
-class SoftClDiceLoss(Loss):
-    """``(1 − α)·soft Dice + α·soft clDice``; see :func:`soft_cldice_loss`.
+class SoftClDiceLoss(OptionsLoss[ClDiceOptions]):
+    """``(1 − α)·soft Dice + α·soft clDice`` as a module.
 
-    ``loss(input, target, *, return_parts=False)``; ``input`` holds logits unless ``from_logits=False``.
+    ``SoftClDiceLoss(iterations=3, alpha=0.5, smooth=1.0, eps=0.0, from_logits=True, check_range=False,
+    reduction="mean", check_finite=False)``, called as ``loss(input, target, *, return_parts=False)``;
+    ``input`` holds logits unless ``from_logits=False``. The math, the shapes and the errors are those of
+    :func:`soft_cldice_loss`.
 
     Example:
         >>> loss = SoftClDiceLoss(iterations=5, alpha=0.5)
@@ -246,14 +253,7 @@ class SoftClDiceLoss(Loss):
         torch.Size([])
     """
 
-    options = ("iterations", "alpha", "smooth", "eps", "from_logits", "check_range", "reduction", "check_finite")
-
-    def __init__(self, *, iterations: int = 3, alpha: float = 0.5, smooth: float = 1.0, eps: float = 0.0,
-                 from_logits: bool = True, check_range: bool = False, reduction: Reduction = "mean",
-                 check_finite: bool = False) -> None:
-        super().__init__()
-        self.set_options(**_check_options(iterations, alpha, smooth, eps, from_logits, check_range, reduction,
-                                          check_finite))
+    Options = ClDiceOptions
 
     def forward(self, input: Tensor, target: Tensor, *, return_parts: bool = False) -> Tensor | ClDiceParts:
-        return _cldice(input, target, return_parts=return_parts, **self.option_values())
+        return cldice_core(input, target, self.current_options(), return_parts=return_parts)

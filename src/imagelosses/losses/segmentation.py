@@ -15,6 +15,7 @@ Conventions shared by every loss in this file:
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -22,10 +23,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._core.checks import (
-    check_bool,
     check_floating,
     check_index_range,
-    check_int,
     check_integer,
     check_ndim,
     check_number,
@@ -40,18 +39,30 @@ from .._core.checks import (
     fmt_shape,
 )
 from .._core.dtypes import at_least_float32, nan_if_nonfinite, wide_dtype
-from .._core.module import Loss
-from .._core.reduction import WEIGHTED_MEANS, Reduction, WeightedMean, check_reduction, reduce, weighted_reduce
+from .._core.module import OptionsLoss
+from .._core.options import Options, number
+from .._core.reduction import Reduction, WeightedMean, reduce, weighted_reduce
 
 __all__ = [
     "CLASS_WEIGHT_MODES",
+    "ClassAverage",
     "ClassWeight",
+    "CrossEntropyOptions",
     "DiceLoss",
+    "DiceOptions",
     "FocalLoss",
+    "FocalOptions",
     "PixelCrossEntropyLoss",
+    "check_binary_values",
+    "check_class_weight",
     "class_frequency_weights",
+    "class_probabilities",
+    "cross_entropy_core",
+    "dice_core",
     "dice_loss",
+    "focal_core",
     "focal_loss",
+    "overlap_ratio_loss",
     "pixel_cross_entropy",
     "split_target",
 ]
@@ -110,14 +121,6 @@ def _resolve_class_weight(class_weight: ClassWeight, counts_fn: Callable[[], Ten
     return check_same_device(class_weight, "class_weight", like, "input").to(like.dtype)
 
 
-def _check_class_weight(class_weight: ClassWeight) -> ClassWeight:
-    if isinstance(class_weight, Tensor):
-        return check_floating(class_weight, "class_weight")
-    if class_weight is not None:
-        check_option(class_weight, "class_weight", CLASS_WEIGHT_MODES)
-    return class_weight
-
-
 def check_binary_values(target: Tensor, valid: Tensor) -> None:
     """Binary targets are probabilities in [0, 1]; a 0/255 PNG mask gets a message that says what to do."""
     if not eager() or target.numel() == 0:
@@ -172,15 +175,28 @@ def _is_soft_target(input: Tensor, target: Tensor) -> bool:
 
 
 # ------------------------------------------------------------------------------------- cross-entropy
-def _check_ce_options(class_weight: ClassWeight, ignore_index: int, label_smoothing: float, reduction: str,
-                      weighted_mean: str, check_finite: bool) -> dict[str, object]:
-    return {"class_weight": _check_class_weight(class_weight),
-            "ignore_index": check_int(ignore_index, "ignore_index"),
-            "label_smoothing": check_number(label_smoothing, "label_smoothing", low=0.0, high=1.0,
-                                            high_inclusive=False),
-            "reduction": check_reduction(reduction),
-            "weighted_mean": check_option(weighted_mean, "weighted_mean", WEIGHTED_MEANS),
-            "check_finite": check_bool(check_finite, "check_finite")}
+@dataclass(frozen=True)
+class CrossEntropyOptions(Options):
+    """The options of :func:`pixel_cross_entropy` and :class:`PixelCrossEntropyLoss`."""
+
+    class_weight: ClassWeight = None
+    ignore_index: int = -100
+    label_smoothing: float = number(0.0, low=0.0, high=1.0, high_inclusive=False)
+    reduction: Reduction = "mean"
+    weighted_mean: WeightedMean = "weight_sum"
+    check_finite: bool = False
+
+    def validate(self) -> None:
+        check_class_weight(self.class_weight)
+
+
+def check_class_weight(class_weight: ClassWeight) -> None:
+    """``class_weight`` is None, one of :data:`CLASS_WEIGHT_MODES`, or a floating 1-D tensor of finite,
+    non-negative weights (its length is checked against the logits in the call)."""
+    if isinstance(class_weight, Tensor):
+        check_tensor_weights(class_weight, "class_weight", class_weight.numel(), "one weight per class")
+    elif class_weight is not None:
+        check_option(class_weight, "class_weight", CLASS_WEIGHT_MODES)
 
 
 def pixel_cross_entropy(input: Tensor, target: Tensor, *, class_weight: ClassWeight = None,
@@ -219,32 +235,30 @@ def pixel_cross_entropy(input: Tensor, target: Tensor, *, class_weight: ClassWei
         floating for C = 1; output (N, *) for "none" ((N, 1, *) for binary).
 
     Raises:
-        TypeError: integer logits, floating (N, *) targets with C ≥ 2, integer targets with C = 1.
-        ValueError: mismatched shapes, class index out of range, binary targets outside [0, 1], negative,
-        non-finite or wrong-length class weights, a weight map of the wrong shape, empty batch, NaN in
-        input when ``check_finite``.
+        TypeError: integer logits, floating (N, *) targets with C ≥ 2, integer targets with C = 1, an option
+        of the wrong type. ValueError: mismatched shapes, class index out of range, binary targets outside
+        [0, 1], negative, non-finite or wrong-length class weights, a weight map of the wrong shape, empty
+        batch, NaN in input when ``check_finite``, an unknown option value.
 
     Example:
         >>> logits = torch.zeros(1, 4, 2, 2); target = torch.zeros(1, 2, 2, dtype=torch.long)
         >>> round(float(pixel_cross_entropy(logits, target)), 4)  # ln 4
         1.3863
     """
-    options = _check_ce_options(class_weight, ignore_index, label_smoothing, reduction, weighted_mean, check_finite)
-    return _cross_entropy(input, target, weight, **options)  # type: ignore[arg-type]
+    return cross_entropy_core(input, target, weight, CrossEntropyOptions.pick(locals()))
 
 
-def _cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None, *, class_weight: ClassWeight,
-                   ignore_index: int, label_smoothing: float, reduction: str, weighted_mean: str,
-                   check_finite: bool) -> Tensor:
-    check_prediction(input, check_finite)
+def cross_entropy_core(input: Tensor, target: Tensor, weight: Tensor | None, options: CrossEntropyOptions) -> Tensor:
+    """The kernel of :func:`pixel_cross_entropy` from checked options (inputs are checked here); the
+    Dice + cross-entropy loss of :mod:`.overlap` builds on it."""
+    check_prediction(input, options.check_finite)
     x = at_least_float32(input)
     if _is_soft_target(input, target):
-        out = _soft_cross_entropy(x, target, weight, class_weight, label_smoothing, reduction, weighted_mean)
+        out = _soft_cross_entropy(x, target, weight, options)
         return nan_if_nonfinite(out, input, target, weight).to(input.dtype)
-    safe_target, valid = split_target(input, target, ignore_index)
+    safe_target, valid = split_target(input, target, options.ignore_index)
     if input.shape[1] == 1:
-        out = _binary_cross_entropy(x, safe_target, valid, class_weight, weight, label_smoothing, reduction,
-                                    weighted_mean)
+        out = _binary_cross_entropy(x, safe_target, valid, weight, options)
         return nan_if_nonfinite(out, input, target, weight).to(input.dtype)
     num_classes = input.shape[1]
 
@@ -253,106 +267,104 @@ def _cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None, *, clas
         flat = torch.zeros(num_classes, dtype=torch.long, device=input.device)
         return flat.index_add(0, safe_target.flatten(), valid.flatten().long())
 
-    cw = _resolve_class_weight(class_weight, counts, num_classes, x)
-    values = F.cross_entropy(x, target.long(), weight=cw, ignore_index=ignore_index, reduction="none",
-                             label_smoothing=label_smoothing)  # already 0 on ignored pixels
-    eff = None if cw is None else cw.to(values.dtype).take(safe_target) * valid
-    if weight is not None:
-        pixel_map = check_weight_map(weight, input, per_channel=False).to(values.dtype)  # type: ignore[union-attr]
+    cw = _resolve_class_weight(options.class_weight, counts, num_classes, x)
+    values = F.cross_entropy(x, target.long(), weight=cw, ignore_index=options.ignore_index, reduction="none",
+                             label_smoothing=options.label_smoothing)  # already 0 on ignored pixels
+    effective = None if cw is None else cw.to(values.dtype).take(safe_target) * valid
+    pixel_map = check_weight_map(weight, input, per_channel=False)
+    if pixel_map is not None:
+        pixel_map = pixel_map.to(values.dtype)
         values = values * pixel_map
-        eff = pixel_map * valid if eff is None else eff * pixel_map
-    out = weighted_reduce(values, reduction, weighted_mean, eff, valid.sum())
+        effective = pixel_map * valid if effective is None else effective * pixel_map
+    out = weighted_reduce(values, options.reduction, options.weighted_mean, effective, valid.sum())
     return nan_if_nonfinite(out, input, weight).to(input.dtype)
 
 
-def _soft_cross_entropy(x: Tensor, target: Tensor, weight: Tensor | None, class_weight: ClassWeight,
-                        label_smoothing: float, reduction: str, weighted_mean: str) -> Tensor:
+def _soft_cross_entropy(x: Tensor, target: Tensor, weight: Tensor | None, options: CrossEntropyOptions) -> Tensor:
     if eager() and target.numel() and float(target.min()) < 0:
         fail("target", "class probabilities >= 0", f"minimum {float(target.min()):g}")
-    if isinstance(class_weight, str):
-        fail("class_weight", "a tensor (or None) with probability targets", repr(class_weight))
-    cw = _resolve_class_weight(class_weight, lambda: x, x.shape[1], x)
-    values = F.cross_entropy(x, target.to(x.dtype), weight=cw, reduction="none", label_smoothing=label_smoothing)
+    if isinstance(options.class_weight, str):
+        fail("class_weight", "a tensor (or None) with probability targets", repr(options.class_weight))
+    cw = _resolve_class_weight(options.class_weight, lambda: x, x.shape[1], x)
+    values = F.cross_entropy(x, target.to(x.dtype), weight=cw, reduction="none",
+                             label_smoothing=options.label_smoothing)
     pixel_map = check_weight_map(weight, x, per_channel=False)
     if pixel_map is not None:
         values = values * pixel_map.to(values.dtype)
-    return weighted_reduce(values, reduction, weighted_mean, pixel_map, values.numel())
+    return weighted_reduce(values, options.reduction, options.weighted_mean, pixel_map, values.numel())
 
 
-def _binary_cross_entropy(x: Tensor, t: Tensor, valid: Tensor, class_weight: ClassWeight, weight: Tensor | None,
-                          label_smoothing: float, reduction: str, weighted_mean: str) -> Tensor:
+def _binary_cross_entropy(x: Tensor, t: Tensor, valid: Tensor, weight: Tensor | None,
+                          options: CrossEntropyOptions) -> Tensor:
     def counts() -> Tensor:
         wide = wide_dtype(t.device)
         v, tw = valid.to(wide), t.to(wide)
         return torch.stack([((1 - tw) * v).sum(), (tw * v).sum()])
 
-    cw = _resolve_class_weight(class_weight, counts, 2, x)
+    cw = _resolve_class_weight(options.class_weight, counts, 2, x)
     t = t.to(x.dtype)
-    eff = valid.to(x.dtype)
+    effective = valid.to(x.dtype)
     if cw is not None:
-        eff = eff * (cw[0] * (1 - t) + cw[1] * t)
-    if weight is not None:
-        eff = eff * check_weight_map(weight, x).to(x.dtype)  # type: ignore[union-attr]
-    smoothed = t * (1 - label_smoothing) + 0.5 * label_smoothing
-    values = F.binary_cross_entropy_with_logits(x, smoothed, reduction="none") * eff
-    return weighted_reduce(values, reduction, weighted_mean, eff, valid.sum())
+        effective = effective * (cw[0] * (1 - t) + cw[1] * t)
+    pixel_map = check_weight_map(weight, x)
+    if pixel_map is not None:
+        effective = effective * pixel_map.to(x.dtype)
+    smoothing = options.label_smoothing
+    smoothed = t * (1 - smoothing) + 0.5 * smoothing
+    values = F.binary_cross_entropy_with_logits(x, smoothed, reduction="none") * effective
+    return weighted_reduce(values, options.reduction, options.weighted_mean, effective, valid.sum())
 
 
-class PixelCrossEntropyLoss(Loss):
-    """Per-pixel cross-entropy, multi-class, soft-target or binary, with class weights (a tensor,
-    ``"balanced"`` or ``"median_frequency"``), a per-pixel weight map, ``ignore_index`` and label smoothing;
-    see :func:`pixel_cross_entropy` for the math and what ``"mean"`` divides by.
+class PixelCrossEntropyLoss(OptionsLoss[CrossEntropyOptions]):
+    """Per-pixel cross-entropy, multi-class, soft-target or binary, with class weights, a per-pixel weight
+    map, ``ignore_index`` and label smoothing, as a module.
 
-    ``loss(input, target, weight=None)``; ``weight`` is the per-pixel map (e.g. a U-Net map).
+    ``PixelCrossEntropyLoss(class_weight=None, ignore_index=-100, label_smoothing=0.0, reduction="mean",
+    weighted_mean="weight_sum", check_finite=False)``, called as ``loss(input, target, weight=None)``;
+    ``weight`` is the per-pixel map (e.g. a U-Net map). A tensor ``class_weight`` is a buffer (moved by
+    ``.to``). The math, what ``"mean"`` divides by, the shapes and the errors are those of
+    :func:`pixel_cross_entropy`.
+
+    Example:
+        >>> loss = PixelCrossEntropyLoss(class_weight=torch.tensor([1.0, 3.0]))
+        >>> round(float(loss(torch.zeros(1, 2, 1, 2), torch.tensor([[[0, 1]]]))), 4)  # ln 2
+        0.6931
     """
 
-    class_weight: ClassWeight
-    ignore_index: int
-    label_smoothing: float
-    reduction: str
-    weighted_mean: str
-    check_finite: bool
-    options = ("class_weight", "ignore_index", "label_smoothing", "reduction", "weighted_mean", "check_finite")
-
-    def __init__(self, *, class_weight: ClassWeight = None, ignore_index: int = -100, label_smoothing: float = 0.0,
-                 reduction: Reduction = "mean", weighted_mean: WeightedMean = "weight_sum",
-                 check_finite: bool = False) -> None:
-        super().__init__()
-        if isinstance(class_weight, Tensor):
-            check_tensor_weights(class_weight, "class_weight", class_weight.numel(), "one weight per class")
-        self.set_options(**_check_ce_options(class_weight, ignore_index, label_smoothing, reduction, weighted_mean,
-                                             check_finite))
+    Options = CrossEntropyOptions
 
     def forward(self, input: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
-        return _cross_entropy(input, target, weight, **self.option_values())
+        return cross_entropy_core(input, target, weight, self.current_options())
 
 
 # ---------------------------------------------------------------------------------------------- Dice
-DiceAverage = Literal["macro", "micro"]
-DICE_AVERAGES: tuple[str, ...] = ("macro", "micro")
+ClassAverage = Literal["macro", "micro"]
 
 
-def _check_dice_options(ignore_index: int, smooth: float, squared: bool, include_background: bool,
-                        batch_dice: bool, average: str, reduction: str, check_finite: bool) -> dict[str, object]:
-    return {"ignore_index": check_int(ignore_index, "ignore_index"),
-            "smooth": check_number(smooth, "smooth", low=0.0),
-            "squared": check_bool(squared, "squared"),
-            "include_background": check_bool(include_background, "include_background"),
-            "batch_dice": check_bool(batch_dice, "batch_dice"),
-            "average": check_option(average, "average", DICE_AVERAGES),
-            "reduction": check_reduction(reduction),
-            "check_finite": check_bool(check_finite, "check_finite")}
+@dataclass(frozen=True)
+class DiceOptions(Options):
+    """The options of :func:`dice_loss` and :class:`DiceLoss`."""
+
+    ignore_index: int = -100
+    smooth: float = number(1e-5, low=0.0)
+    squared: bool = False
+    include_background: bool = True
+    batch_dice: bool = False
+    class_average: ClassAverage = "macro"
+    reduction: Reduction = "mean"
+    check_finite: bool = False
 
 
 def dice_loss(input: Tensor, target: Tensor, *, ignore_index: int = -100, smooth: float = 1e-5,
               squared: bool = False, include_background: bool = True, batch_dice: bool = False,
-              average: DiceAverage = "macro", reduction: Reduction = "mean", check_finite: bool = False) -> Tensor:
+              class_average: ClassAverage = "macro", reduction: Reduction = "mean",
+              check_finite: bool = False) -> Tensor:
     """Soft Dice loss from logits.
 
     With ``p = softmax(x)`` (``sigmoid`` for one channel), one-hot targets ``g`` and the counted pixels Ω,
     ``l = 1 − (2·Σ p·g + s) / (Σ p^k + Σ g^k + s)`` with ``k = 2`` when ``squared`` (V-Net's denominator)
-    else ``k = 1`` and smoothing ``s``. ``average="macro"`` (default) scores each sample and class, sums
-    over Ω; ``"micro"`` (kornia's default) sums over Ω and the classes too, one score per sample.
+    else ``k = 1`` and smoothing ``s``. ``class_average="macro"`` (default) scores each sample and class,
+    sums over Ω; ``"micro"`` (kornia's default) sums over Ω and the classes too, one score per sample.
     ``batch_dice`` sums over the batch as well. ``include_background=False`` drops channel 0 (multi-class).
 
     A class absent from both prediction and target (an empty denominator, e.g. every pixel ignored) has
@@ -364,6 +376,11 @@ def dice_loss(input: Tensor, target: Tensor, *, ignore_index: int = -100, smooth
         output of "none": macro (N, C') or (C',) with ``batch_dice``, C' = C or C − 1 without background;
         micro (N,) or () with ``batch_dice``.
 
+    Raises:
+        TypeError: integer logits, a target of the wrong dtype, an option of the wrong type. ValueError:
+        mismatched shapes, class index out of range, binary targets outside [0, 1], empty batch,
+        ``include_background=False`` with one channel, an unknown option value.
+
     References:
         Milletari et al., "V-Net", 3DV 2016, arXiv 1606.04797; Sudre et al., "Generalised Dice overlap",
         DLMIA 2017, arXiv 1707.03237.
@@ -373,13 +390,15 @@ def dice_loss(input: Tensor, target: Tensor, *, ignore_index: int = -100, smooth
         >>> float(dice_loss(logits, torch.tensor([[[1, 0]]])))
         0.0
     """
-    options = _check_dice_options(ignore_index, smooth, squared, include_background, batch_dice, average,
-                                  reduction, check_finite)
-    return _dice(input, target, **options)  # type: ignore[arg-type]
+    return dice_core(input, target, DiceOptions.pick(locals()))
 
 
-def _dice(input: Tensor, target: Tensor, *, ignore_index: int, smooth: float, squared: bool,
-          include_background: bool, batch_dice: bool, average: str, reduction: str, check_finite: bool) -> Tensor:
+def class_probabilities(input: Tensor, target: Tensor, ignore_index: int, include_background: bool,
+                        check_finite: bool) -> tuple[Tensor, Tensor, Tensor]:
+    """``(p, g, mask)`` of the overlap losses, in at least float32, each broadcastable to (N, C', *):
+    ``p = softmax(x)`` (``sigmoid`` for one channel), ``g`` the one-hot (or binary) target and ``mask`` 1 on
+    counted pixels; ``include_background=False`` drops channel 0 of a multi-class input (refused for one
+    channel). Checks the input and the target."""
     check_prediction(input, check_finite)
     if input.shape[1] == 1 and not include_background:  # one sigmoid channel is the foreground: nothing to drop
         fail("include_background", "True for a single-channel input (its one channel is the foreground; "
@@ -387,64 +406,78 @@ def _dice(input: Tensor, target: Tensor, *, ignore_index: int, smooth: float, sq
     safe, valid = split_target(input, target, ignore_index)
     x = at_least_float32(input)
     if input.shape[1] == 1:
-        probs, onehot, mask = torch.sigmoid(x), safe.to(x.dtype), valid.to(x.dtype)
-    else:
-        probs = torch.softmax(x, dim=1)
-        onehot = F.one_hot(safe, input.shape[1]).movedim(-1, 1).to(x.dtype)
-        mask = valid.unsqueeze(1).to(x.dtype)
-        if not include_background:
-            probs, onehot = probs[:, 1:], onehot[:, 1:]
-    dims = tuple(range(1 if average == "micro" else 2, x.ndim))
-    if batch_dice:
+        return torch.sigmoid(x), safe.to(x.dtype), valid.to(x.dtype)
+    probs = torch.softmax(x, dim=1)
+    onehot = F.one_hot(safe, input.shape[1]).movedim(-1, 1).to(x.dtype)
+    mask = valid.unsqueeze(1).to(x.dtype)
+    if not include_background:
+        probs, onehot = probs[:, 1:], onehot[:, 1:]
+    return probs, onehot, mask
+
+
+def dice_core(input: Tensor, target: Tensor, options: DiceOptions) -> Tensor:
+    """The kernel of :func:`dice_loss` from checked options (inputs are checked here)."""
+    probs, onehot, mask = class_probabilities(input, target, options.ignore_index, options.include_background,
+                                              options.check_finite)
+    dims = tuple(range(1 if options.class_average == "micro" else 2, probs.ndim))
+    if options.batch_dice:
         dims = (0, *dims)
-    power = 2 if squared else 1
+    power = 2 if options.squared else 1
     intersection = (probs * onehot * mask).sum(dims)
     denominator = ((probs**power) * mask).sum(dims) + ((onehot**power) * mask).sum(dims)
-    empty = denominator == 0  # nothing predicted, nothing true: a perfect score whatever the smoothing
-    score = (2.0 * intersection + smooth) / torch.where(empty, torch.ones_like(denominator), denominator + smooth)
-    values = torch.where(empty & ~denominator.isnan(), torch.zeros_like(score), 1.0 - score)
-    return nan_if_nonfinite(reduce(values, reduction), input, target).to(input.dtype)
+    values = overlap_ratio_loss(2.0 * intersection, denominator, options.smooth)
+    return nan_if_nonfinite(reduce(values, options.reduction), input, target).to(input.dtype)
 
 
-class DiceLoss(Loss):
-    """Soft Dice loss from logits; see :func:`dice_loss`. ``loss(input, target)``."""
+def overlap_ratio_loss(numerator: Tensor, denominator: Tensor, smooth: float) -> Tensor:
+    """``1 − (numerator + s) / (denominator + s)``, 0 where the denominator is 0 (nothing predicted, nothing
+    true: a perfect score whatever the smoothing); NaN stays NaN."""
+    empty = denominator == 0
+    score = (numerator + smooth) / torch.where(empty, torch.ones_like(denominator), denominator + smooth)
+    return torch.where(empty & ~denominator.isnan(), torch.zeros_like(score), 1.0 - score)
 
-    ignore_index: int
-    smooth: float
-    squared: bool
-    include_background: bool
-    batch_dice: bool
-    average: str
-    reduction: str
-    check_finite: bool
-    options = ("ignore_index", "smooth", "squared", "include_background", "batch_dice", "average", "reduction",
-               "check_finite")
 
-    def __init__(self, *, ignore_index: int = -100, smooth: float = 1e-5, squared: bool = False,
-                 include_background: bool = True, batch_dice: bool = False, average: DiceAverage = "macro",
-                 reduction: Reduction = "mean", check_finite: bool = False) -> None:
-        super().__init__()
-        self.set_options(**_check_dice_options(ignore_index, smooth, squared, include_background, batch_dice,
-                                               average, reduction, check_finite))
+class DiceLoss(OptionsLoss[DiceOptions]):
+    """Soft Dice loss from logits, as a module.
+
+    ``DiceLoss(ignore_index=-100, smooth=1e-5, squared=False, include_background=True, batch_dice=False,
+    class_average="macro", reduction="mean", check_finite=False)``, called as ``loss(input, target)``; the
+    math, the options, the shapes and the errors are those of :func:`dice_loss`.
+
+    Example:
+        >>> logits = torch.tensor([[[[-20.0, 20.0]], [[20.0, -20.0]]]])  # (1, 2, 1, 2)
+        >>> float(DiceLoss(class_average="micro")(logits, torch.tensor([[[1, 0]]])))
+        0.0
+    """
+
+    Options = DiceOptions
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return _dice(input, target, **self.option_values())
+        return dice_core(input, target, self.current_options())
 
 
 # --------------------------------------------------------------------------------------------- focal
-def _check_focal_options(gamma: float, alpha: float | Tensor | None, ignore_index: int, reduction: str,
-                         check_finite: bool) -> dict[str, object]:
-    if isinstance(alpha, Tensor):
-        check_floating(alpha, "alpha")
-        if alpha.ndim != 1:
-            fail("alpha", "a 1-D tensor (C,), one weight per class (or a float for binary logits)",
-                 f"shape {fmt_shape(alpha.shape)}")
-        check_tensor_weights(alpha, "alpha", alpha.numel(), "one weight per class")
-    elif alpha is not None:
-        alpha = check_number(alpha, "alpha", low=0.0, high=1.0)
-    return {"gamma": check_number(gamma, "gamma", low=0.0), "alpha": alpha,
-            "ignore_index": check_int(ignore_index, "ignore_index"), "reduction": check_reduction(reduction),
-            "check_finite": check_bool(check_finite, "check_finite")}
+@dataclass(frozen=True)
+class FocalOptions(Options):
+    """The options of :func:`focal_loss` and :class:`FocalLoss`; ``alpha`` is None, a float in [0, 1]
+    (binary) or a 1-D tensor of finite, non-negative per-class weights."""
+
+    gamma: float = number(2.0, low=0.0)
+    alpha: float | Tensor | None = None
+    ignore_index: int = -100
+    reduction: Reduction = "mean"
+    check_finite: bool = False
+
+    def validate(self) -> None:
+        alpha = self.alpha
+        if isinstance(alpha, Tensor):
+            check_floating(alpha, "alpha")
+            if alpha.ndim != 1:
+                fail("alpha", "a 1-D tensor (C,), one weight per class (or a float for binary logits)",
+                     f"shape {fmt_shape(alpha.shape)}")
+            check_tensor_weights(alpha, "alpha", alpha.numel(), "one weight per class")
+        elif alpha is not None:
+            object.__setattr__(self, "alpha", check_number(alpha, "alpha", low=0.0, high=1.0))
 
 
 def focal_loss(input: Tensor, target: Tensor, *, gamma: float = 2.0, alpha: float | Tensor | None = None,
@@ -464,6 +497,11 @@ def focal_loss(input: Tensor, target: Tensor, *, gamma: float = 2.0, alpha: floa
     Shape:
         output of "none": (N, *) multi-class, (N, 1, *) binary.
 
+    Raises:
+        TypeError: integer logits, a target of the wrong dtype, a float ``alpha`` for multi-class logits (or a
+        tensor for binary ones), an option of the wrong type. ValueError: mismatched shapes, class index out
+        of range, a wrong-length or negative ``alpha``, empty batch, an unknown option value.
+
     References:
         Lin et al., "Focal Loss for Dense Object Detection", ICCV 2017, arXiv 1708.02002.
 
@@ -471,15 +509,15 @@ def focal_loss(input: Tensor, target: Tensor, *, gamma: float = 2.0, alpha: floa
         >>> round(float(focal_loss(torch.zeros(1, 2, 1, 1), torch.zeros(1, 1, 1, dtype=torch.long))), 4)
         0.1733
     """
-    options = _check_focal_options(gamma, alpha, ignore_index, reduction, check_finite)
-    return _focal(input, target, **options)  # type: ignore[arg-type]
+    return focal_core(input, target, FocalOptions.pick(locals()))
 
 
-def _focal(input: Tensor, target: Tensor, *, gamma: float, alpha: float | Tensor | None, ignore_index: int,
-           reduction: str, check_finite: bool) -> Tensor:
-    check_prediction(input, check_finite)
-    safe, valid = split_target(input, target, ignore_index)
+def focal_core(input: Tensor, target: Tensor, options: FocalOptions) -> Tensor:
+    """The kernel of :func:`focal_loss` from checked options (inputs are checked here)."""
+    check_prediction(input, options.check_finite)
+    safe, valid = split_target(input, target, options.ignore_index)
     x = at_least_float32(input)
+    alpha = options.alpha
     if input.shape[1] == 1:
         t = safe.to(x.dtype)
         ce = F.binary_cross_entropy_with_logits(x, t, reduction="none")
@@ -490,11 +528,11 @@ def _focal(input: Tensor, target: Tensor, *, gamma: float, alpha: float | Tensor
         ce = -logpt
         one_minus_pt = -torch.expm1(logpt)
         alpha_t = None if alpha is None else _class_alpha(alpha, input.shape[1], x)[safe]
-    values = one_minus_pt.clamp_min(1e-12).pow(gamma) * ce
+    values = one_minus_pt.clamp_min(1e-12).pow(options.gamma) * ce
     if alpha_t is not None:
         values = values * alpha_t
     values = values * valid.to(x.dtype)
-    out = reduce(values, reduction, denominator=valid.sum())
+    out = reduce(values, options.reduction, denominator=valid.sum())
     return nan_if_nonfinite(out, input, target).to(input.dtype)
 
 
@@ -514,20 +552,19 @@ def _class_alpha(alpha: float | Tensor, num_classes: int, like: Tensor) -> Tenso
     return check_same_device(alpha, "alpha", like, "input").to(like.dtype)
 
 
-class FocalLoss(Loss):
-    """Focal loss from logits, multi-class or binary; see :func:`focal_loss`. ``loss(input, target)``."""
+class FocalLoss(OptionsLoss[FocalOptions]):
+    """Focal loss from logits, multi-class or binary, as a module.
 
-    gamma: float
-    alpha: float | Tensor | None
-    ignore_index: int
-    reduction: str
-    check_finite: bool
-    options = ("gamma", "alpha", "ignore_index", "reduction", "check_finite")
+    ``FocalLoss(gamma=2.0, alpha=None, ignore_index=-100, reduction="mean", check_finite=False)``, called as
+    ``loss(input, target)``; a tensor ``alpha`` is a buffer (moved by ``.to``). The math, the shapes and the
+    errors are those of :func:`focal_loss`.
 
-    def __init__(self, *, gamma: float = 2.0, alpha: float | Tensor | None = None, ignore_index: int = -100,
-                 reduction: Reduction = "mean", check_finite: bool = False) -> None:
-        super().__init__()
-        self.set_options(**_check_focal_options(gamma, alpha, ignore_index, reduction, check_finite))
+    Example:
+        >>> round(float(FocalLoss(gamma=0.0)(torch.zeros(1, 2, 1, 1), torch.zeros(1, 1, 1, dtype=torch.long))), 4)
+        0.6931
+    """
+
+    Options = FocalOptions
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return _focal(input, target, **self.option_values())
+        return focal_core(input, target, self.current_options())
