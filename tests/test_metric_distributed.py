@@ -1,5 +1,6 @@
 """Two gloo processes on CPU: with ``gather=True`` the loss and each rank's gradient equal the
-single-process result on the concatenated batch (unequal batch sizes across ranks included)."""
+single-process result on the concatenated batch (unequal batch sizes across ranks included): triplet,
+contrastive, SupCon and NT-Xent (both views of each rank's images)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,16 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from imagelosses.embedding import ContrastiveLoss, TripletLoss, contrastive_loss, gather_batch, is_distributed
+from imagelosses.embedding import (
+    ContrastiveLoss,
+    NTXentLoss,
+    SupConLoss,
+    TripletLoss,
+    contrastive_loss,
+    gather_batch,
+    is_distributed,
+    nt_xent_loss,
+)
 
 SIZES = (7, 5)  # rank 0 holds 7 rows, rank 1 holds 5
 
@@ -30,6 +40,8 @@ def _losses() -> list[tuple[str, torch.nn.Module, torch.nn.Module]]:
             out.append((f"triplet-{mining}-{kw}", TripletLoss(mining=mining, gather=True, **kw),
                         TripletLoss(mining=mining, **kw)))
     out.append(("contrastive", ContrastiveLoss(gather=True), ContrastiveLoss()))
+    for tau in (0.1, 0.01):
+        out.append((f"supcon-{tau}", SupConLoss(temperature=tau, gather=True), SupConLoss(temperature=tau)))
     return out
 
 
@@ -52,6 +64,18 @@ def _worker(rank: int, world: int, port: int) -> None:
             torch.testing.assert_close(loss, ref, msg=lambda m, n=name: f"rank {rank} {n} value: {m}")
             torch.testing.assert_close(mine.grad, full.grad[start:stop],
                                        msg=lambda m, n=name: f"rank {rank} {n} gradient: {m}")
+        # NT-Xent: each rank holds both views of its own images; the similarity matrix spans every rank's views
+        z2_global = x.flip(0) + 0.3 * x
+        for name, kw in (("nt_xent", {}), ("nt_xent-module-none", {"reduction": "none"})):
+            a, b = x[start:stop].clone().requires_grad_(), z2_global[start:stop].clone().requires_grad_()
+            loss = NTXentLoss(gather=True, temperature=0.2, **kw)(a, b)
+            loss.sum().backward()
+            fa, fb = x.clone().requires_grad_(), z2_global.clone().requires_grad_()
+            ref = nt_xent_loss(fa, fb, temperature=0.2, **kw)
+            ref.sum().backward()
+            torch.testing.assert_close(loss, ref, msg=lambda m, n=name: f"rank {rank} {n} value: {m}")
+            torch.testing.assert_close(a.grad, fa.grad[start:stop], msg=lambda m, n=name: f"rank {rank} {n} z1: {m}")
+            torch.testing.assert_close(b.grad, fb.grad[start:stop], msg=lambda m, n=name: f"rank {rank} {n} z2: {m}")
         # labels gathered in rank order; an empty rank works; ranks with different label dtypes agree on long
         e = x[start:stop] if rank == 0 else x[:0]
         ge, gl = gather_batch(e, y[start:stop] if rank == 0 else y[:0].int())
