@@ -12,6 +12,7 @@ The layout, from the floor up (imports only run downwards):
 
 from .backbones.vgg import VGGFeatures
 from .embedding.contrastive import ContrastiveLoss
+from .embedding.infonce import NTXentLoss, SupConLoss
 from .embedding.mining import mine_triplets
 from .embedding.sampler import PKSampler
 from .embedding.triplet import OfflineTripletLoss, TripletLoss
@@ -50,12 +51,14 @@ __all__ = [
     "ImagePool",
     "L1Loss",
     "MSELoss",
+    "NTXentLoss",
     "OfflineTripletLoss",
     "PKSampler",
     "PerceptualLoss",
     "PixelCrossEntropyLoss",
     "SoftClDiceLoss",
     "StyleLoss",
+    "SupConLoss",
     "TextureLoss",
     "TopologyAwareLoss",
     "TopologyLoss",

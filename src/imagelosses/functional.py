@@ -3,6 +3,7 @@ their options and call the same math. Each function lives in its family's file u
 or :mod:`imagelosses.embedding`."""
 
 from .embedding.contrastive import batch_contrastive_loss, contrastive_loss
+from .embedding.infonce import nt_xent_loss, supcon_loss
 from .embedding.triplet import triplet_loss, triplet_margin_loss
 from .losses.adversarial import discriminator_loss, generator_loss
 from .losses.cldice import soft_cldice_loss, soft_skeleton
@@ -31,11 +32,13 @@ __all__ = [
     "identity_loss",
     "l1_loss",
     "mse_loss",
+    "nt_xent_loss",
     "perceptual_loss",
     "pixel_cross_entropy",
     "soft_cldice_loss",
     "soft_skeleton",
     "style_loss",
+    "supcon_loss",
     "texture_loss",
     "topology_aware_loss",
     "topology_loss",
