@@ -121,7 +121,7 @@ _HYPO = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCh
 def test_triplet_never_nan(b, emb, lab, seed, mining, distance, normalize, soft, average):
     x, y = _degenerate(b, emb, lab, seed)
     s = triplet_loss(x, y, mining=mining, distance=distance, normalize=normalize, soft_margin=soft,
-                     average=average, return_stats=True)
+                     average_over=average, return_stats=True)
     (g,) = torch.autograd.grad(s.loss, x, allow_unused=True, materialize_grads=True)
     assert torch.isfinite(s.loss) and torch.isfinite(g).all()
     assert torch.isfinite(s.fraction_active)
