@@ -132,6 +132,11 @@ def _masks(logits: bool) -> Make:
     return make
 
 
+def _similar(g: torch.Generator, n: int, s: int) -> tuple[Any, ...]:
+    x = torch.rand(n, 2, s, s, generator=g, dtype=torch.float64)
+    return x, (x + 0.2 * torch.randn(n, 2, s, s, generator=g, dtype=torch.float64)).clamp(0, 1)
+
+
 FEATURE_KW = {"layers": ("relu1_2", "relu2_1")}
 CS_KW = {"content_layers": ("relu2_1",), "style_layers": ("relu1_2", "relu2_1")}
 
@@ -140,6 +145,20 @@ CASES: dict[str, Fuzz] = {
     "l1_loss": Fuzz(lambda x, y: ilf.l1_loss(x, y), _pix(2), grad=False),  # |x| has a kink at 0
     "charbonnier_loss": Fuzz(lambda x, y: ilf.charbonnier_loss(x, y), _pix(2)),
     "MSELoss": Fuzz(_module(imagelosses.MSELoss), _pix(3)),
+    "ssim": Fuzz(lambda x, y: ilf.ssim(x, y, kernel_size=3), _similar, min_side=3),
+    "ssim_loss": Fuzz(lambda x, y: ilf.ssim_loss(x, y, kernel_size=5, reduction="none").sum(), _similar, min_side=5),
+    "SSIMLoss": Fuzz(_module(imagelosses.SSIMLoss, kernel_size=3, data_range=2.0), _similar, min_side=4),
+    "ms_ssim": Fuzz(lambda x, y: ilf.ms_ssim(x, y, kernel_size=3), _similar, min_side=33),
+    "ms_ssim_loss": Fuzz(lambda x, y: ilf.ms_ssim_loss(x, y, kernel_size=3, reduction="sum"), _similar, min_side=35),
+    "MSSSIMLoss": Fuzz(_module(imagelosses.MSSSIMLoss, kernel_size=3), _similar, min_side=34),
+    "ms_ssim_l1_loss": Fuzz(lambda x, y: ilf.ms_ssim_l1_loss(x, y, kernel_size=3), _similar, min_side=33),
+    "MSSSIML1Loss": Fuzz(_module(imagelosses.MSSSIML1Loss, kernel_size=3, alpha=0.5), _similar, min_side=36),
+    "total_variation_loss": Fuzz(lambda x: ilf.total_variation_loss(x), lambda g, n, s: _pix(2)(g, n, s)[:1],
+                                 grad=False),  # |Δ| has a kink at 0
+    "total_variation_loss[isotropic]": Fuzz(lambda x: ilf.total_variation_loss(x, norm="isotropic", eps=1e-4),
+                                            lambda g, n, s: _pix(2)(g, n, s)[:1]),
+    "TotalVariationLoss": Fuzz(_module(imagelosses.TotalVariationLoss, norm="squared", reduction="sum"),
+                               lambda g, n, s: _pix(3)(g, n, s)[:1]),
     "L1Loss": Fuzz(_module(imagelosses.L1Loss, reduction="sum"), _pix(1), grad=False),
     "CharbonnierLoss": Fuzz(_module(imagelosses.CharbonnierLoss, eps=1e-2), _pix(1)),
     "pixel_cross_entropy": Fuzz(lambda x, y: ilf.pixel_cross_entropy(x, y, class_weight="balanced"), _cls(4)),

@@ -111,6 +111,18 @@ CALLS: dict[str, Call] = {
     "l1_loss": Call(ilf.l1_loss, lambda: (images(), images())),
     "charbonnier_loss": Call(ilf.charbonnier_loss, lambda: (images(), images())),
     "MSELoss": Call(imagelosses.MSELoss, lambda: (images(), images())),
+    # restoration
+    "ssim": Call(ilf.ssim, lambda: (images(), images())),
+    "ssim_loss": Call(ilf.ssim_loss, lambda: (images(), images())),
+    "SSIMLoss": Call(imagelosses.SSIMLoss, lambda: (images(), images())),
+    "ms_ssim": Call(ilf.ms_ssim, lambda: (images(side=33), images(side=33)), {"kernel_size": 3}),
+    "ms_ssim_loss": Call(ilf.ms_ssim_loss, lambda: (images(side=33), images(side=33)), {"kernel_size": 3}),
+    "MSSSIMLoss": Call(imagelosses.MSSSIMLoss, lambda: (images(side=33), images(side=33)), {"kernel_size": 3}),
+    "ms_ssim_l1_loss": Call(ilf.ms_ssim_l1_loss, lambda: (images(side=33), images(side=33)), {"kernel_size": 3}),
+    "MSSSIML1Loss": Call(imagelosses.MSSSIML1Loss, lambda: (images(side=33), images(side=33)), {"kernel_size": 3}),
+    "total_variation_loss": Call(ilf.total_variation_loss, lambda: (images(),)),
+    "TotalVariationLoss": Call(imagelosses.TotalVariationLoss, lambda: (images(),)),
+    "psnr": Call(ilm.psnr, lambda: (images(), images())),
     "L1Loss": Call(imagelosses.L1Loss, lambda: (images(), images())),
     "CharbonnierLoss": Call(imagelosses.CharbonnierLoss, lambda: (images(), images())),
     # segmentation

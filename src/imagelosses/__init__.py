@@ -23,6 +23,7 @@ from .losses.cycle import CycleConsistencyLoss, IdentityLoss, ImagePool
 from .losses.penalties import GradientPenalty
 from .losses.perceptual import PerceptualLoss
 from .losses.regression import CharbonnierLoss, L1Loss, MSELoss
+from .losses.restoration import MSSSIML1Loss, MSSSIMLoss, SSIMLoss, TotalVariationLoss
 from .losses.segmentation import DiceLoss, FocalLoss, PixelCrossEntropyLoss
 from .losses.style import ContentStyleLoss, StyleLoss, TextureLoss, gram_matrix
 from .losses.topology import (
@@ -51,17 +52,21 @@ __all__ = [
     "ImagePool",
     "L1Loss",
     "MSELoss",
+    "MSSSIML1Loss",
+    "MSSSIMLoss",
     "NTXentLoss",
     "OfflineTripletLoss",
     "PKSampler",
     "PerceptualLoss",
     "PixelCrossEntropyLoss",
+    "SSIMLoss",
     "SoftClDiceLoss",
     "StyleLoss",
     "SupConLoss",
     "TextureLoss",
     "TopologyAwareLoss",
     "TopologyLoss",
+    "TotalVariationLoss",
     "TripletLoss",
     "VGGFeatures",
     "clip_weights_",

@@ -11,6 +11,7 @@ from .losses.cycle import cycle_consistency_loss, identity_loss
 from .losses.penalties import gradient_penalty
 from .losses.perceptual import perceptual_loss
 from .losses.regression import charbonnier_loss, l1_loss, mse_loss
+from .losses.restoration import ms_ssim, ms_ssim_l1_loss, ms_ssim_loss, ssim, ssim_loss, total_variation_loss
 from .losses.segmentation import class_frequency_weights, dice_loss, focal_loss, pixel_cross_entropy
 from .losses.style import content_style_loss, gram_matrix, style_loss, texture_loss
 from .losses.topology import topology_aware_loss, topology_loss
@@ -31,17 +32,23 @@ __all__ = [
     "gram_matrix",
     "identity_loss",
     "l1_loss",
+    "ms_ssim",
+    "ms_ssim_l1_loss",
+    "ms_ssim_loss",
     "mse_loss",
     "nt_xent_loss",
     "perceptual_loss",
     "pixel_cross_entropy",
     "soft_cldice_loss",
     "soft_skeleton",
+    "ssim",
+    "ssim_loss",
     "style_loss",
     "supcon_loss",
     "texture_loss",
     "topology_aware_loss",
     "topology_loss",
+    "total_variation_loss",
     "triplet_loss",
     "triplet_margin_loss",
     "unet_weight_map",

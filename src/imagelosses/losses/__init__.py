@@ -1,6 +1,7 @@
 """The image losses, one file per family, each with its functions and its modules side by side:
 
 - :mod:`.regression`: MSE, L1, Charbonnier (per-pixel weight maps);
+- :mod:`.restoration`: SSIM, MS-SSIM, Zhao's MS-SSIM + L1 mix, total variation;
 - :mod:`.segmentation`: cross-entropy with class weights, soft Dice, focal;
 - :mod:`.weightmaps`: U-Net border weight maps;
 - :mod:`.perceptual`: Johnson's perceptual loss; :mod:`.style`: Gram matrix, style, texture, content/style;

@@ -1,10 +1,11 @@
 """Evaluation measures used by the experiments: topology of thin structures (:mod:`.topology`), retrieval
-(:mod:`.retrieval`) and GAN mode coverage (:mod:`.modes`). They score outputs; they are not losses and are
-never differentiated."""
+(:mod:`.retrieval`), GAN mode coverage (:mod:`.modes`) and image quality (:mod:`.image_quality`: PSNR). They
+score outputs; they are not losses and are never differentiated."""
 
+from .image_quality import psnr
 from .modes import ModeCoverage, mode_coverage
 from .retrieval import recall_at_k
 from .topology import *  # noqa: F403  (the package re-exports the names of topology.__all__)
 from .topology import __all__ as _topology_all
 
-__all__ = ["ModeCoverage", "mode_coverage", "recall_at_k", *_topology_all]
+__all__ = ["ModeCoverage", "mode_coverage", "psnr", "recall_at_k", *_topology_all]
