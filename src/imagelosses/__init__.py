@@ -20,6 +20,7 @@ from .losses.adversarial import LSGAN_CODINGS, GANLoss, clip_weights_, wgan_crit
 from .losses.cldice import SoftClDiceLoss, soft_skeleton
 from .losses.combined import CombinedFeatureLoss
 from .losses.cycle import CycleConsistencyLoss, IdentityLoss, ImagePool
+from .losses.overlap import DiceCELoss, GeneralizedDiceLoss, LovaszSoftmaxLoss, TverskyLoss
 from .losses.penalties import GradientPenalty
 from .losses.perceptual import PerceptualLoss
 from .losses.regression import CharbonnierLoss, L1Loss, MSELoss
@@ -44,13 +45,16 @@ __all__ = [
     "ContentStyleLoss",
     "ContrastiveLoss",
     "CycleConsistencyLoss",
+    "DiceCELoss",
     "DiceLoss",
     "FocalLoss",
     "GANLoss",
+    "GeneralizedDiceLoss",
     "GradientPenalty",
     "IdentityLoss",
     "ImagePool",
     "L1Loss",
+    "LovaszSoftmaxLoss",
     "MSELoss",
     "MSSSIML1Loss",
     "MSSSIMLoss",
@@ -68,6 +72,7 @@ __all__ = [
     "TopologyLoss",
     "TotalVariationLoss",
     "TripletLoss",
+    "TverskyLoss",
     "VGGFeatures",
     "clip_weights_",
     "gram_matrix",

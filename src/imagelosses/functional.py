@@ -8,6 +8,7 @@ from .embedding.triplet import triplet_loss, triplet_margin_loss
 from .losses.adversarial import discriminator_loss, generator_loss
 from .losses.cldice import soft_cldice_loss, soft_skeleton
 from .losses.cycle import cycle_consistency_loss, identity_loss
+from .losses.overlap import dice_ce_loss, generalized_dice_loss, lovasz_softmax_loss, tversky_loss
 from .losses.penalties import gradient_penalty
 from .losses.perceptual import perceptual_loss
 from .losses.regression import charbonnier_loss, l1_loss, mse_loss
@@ -24,14 +25,17 @@ __all__ = [
     "content_style_loss",
     "contrastive_loss",
     "cycle_consistency_loss",
+    "dice_ce_loss",
     "dice_loss",
     "discriminator_loss",
     "focal_loss",
+    "generalized_dice_loss",
     "generator_loss",
     "gradient_penalty",
     "gram_matrix",
     "identity_loss",
     "l1_loss",
+    "lovasz_softmax_loss",
     "ms_ssim",
     "ms_ssim_l1_loss",
     "ms_ssim_loss",
@@ -51,5 +55,6 @@ __all__ = [
     "total_variation_loss",
     "triplet_loss",
     "triplet_margin_loss",
+    "tversky_loss",
     "unet_weight_map",
 ]

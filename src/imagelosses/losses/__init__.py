@@ -2,7 +2,8 @@
 
 - :mod:`.regression`: MSE, L1, Charbonnier (per-pixel weight maps);
 - :mod:`.restoration`: SSIM, MS-SSIM, Zhao's MS-SSIM + L1 mix, total variation;
-- :mod:`.segmentation`: cross-entropy with class weights, soft Dice, focal;
+- :mod:`.segmentation`: cross-entropy with class weights, soft Dice, focal; :mod:`.overlap`: Tversky (and focal
+  Tversky), generalized Dice, Dice + cross-entropy, Lovász-softmax;
 - :mod:`.weightmaps`: U-Net border weight maps;
 - :mod:`.perceptual`: Johnson's perceptual loss; :mod:`.style`: Gram matrix, style, texture, content/style;
 - :mod:`.combined`: several feature losses on one backbone pass;

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from .._core.checks import (
     check_floating,
@@ -40,7 +40,7 @@ from .._core.checks import (
 )
 from .._core.dtypes import at_least_float32, nan_if_nonfinite, wide_dtype
 from .._core.module import OptionsLoss
-from .._core.options import Options, number
+from .._core.options import Options, OptionsT, number
 from .._core.reduction import Reduction, WeightedMean, reduce, weighted_reduce
 
 __all__ = [
@@ -53,6 +53,7 @@ __all__ = [
     "FocalLoss",
     "FocalOptions",
     "PixelCrossEntropyLoss",
+    "SegmentationLoss",
     "check_binary_values",
     "check_class_weight",
     "class_frequency_weights",
@@ -175,6 +176,20 @@ def _is_soft_target(input: Tensor, target: Tensor) -> bool:
 
 
 # ------------------------------------------------------------------------------------- cross-entropy
+class SegmentationLoss(OptionsLoss[OptionsT]):
+    """The module shell of the segmentation losses: :class:`~imagelosses._core.module.OptionsLoss` whose tensor
+    options (``class_weight``, ``alpha``) are registered as buffers *before* the options object is stored
+    (``OptionsLoss.__init__`` stores it first, and ``register_buffer`` then finds the option through
+    ``__getattr__`` and refuses the name as taken)."""
+
+    def __init__(self, **options: Any) -> None:
+        nn.Module.__init__(self)
+        built = self.Options(**options)
+        for name, tensor in built.tensors().items():
+            self.register_buffer(name, tensor.detach().clone(), persistent=False)
+        object.__setattr__(self, "options", built)
+
+
 @dataclass(frozen=True)
 class CrossEntropyOptions(Options):
     """The options of :func:`pixel_cross_entropy` and :class:`PixelCrossEntropyLoss`."""
@@ -315,7 +330,7 @@ def _binary_cross_entropy(x: Tensor, t: Tensor, valid: Tensor, weight: Tensor | 
     return weighted_reduce(values, options.reduction, options.weighted_mean, effective, valid.sum())
 
 
-class PixelCrossEntropyLoss(OptionsLoss[CrossEntropyOptions]):
+class PixelCrossEntropyLoss(SegmentationLoss[CrossEntropyOptions]):
     """Per-pixel cross-entropy, multi-class, soft-target or binary, with class weights, a per-pixel weight
     map, ``ignore_index`` and label smoothing, as a module.
 
@@ -437,7 +452,7 @@ def overlap_ratio_loss(numerator: Tensor, denominator: Tensor, smooth: float) ->
     return torch.where(empty & ~denominator.isnan(), torch.zeros_like(score), 1.0 - score)
 
 
-class DiceLoss(OptionsLoss[DiceOptions]):
+class DiceLoss(SegmentationLoss[DiceOptions]):
     """Soft Dice loss from logits, as a module.
 
     ``DiceLoss(ignore_index=-100, smooth=1e-5, squared=False, include_background=True, batch_dice=False,
@@ -552,7 +567,7 @@ def _class_alpha(alpha: float | Tensor, num_classes: int, like: Tensor) -> Tenso
     return check_same_device(alpha, "alpha", like, "input").to(like.dtype)
 
 
-class FocalLoss(OptionsLoss[FocalOptions]):
+class FocalLoss(SegmentationLoss[FocalOptions]):
     """Focal loss from logits, multi-class or binary, as a module.
 
     ``FocalLoss(gamma=2.0, alpha=None, ignore_index=-100, reduction="mean", check_finite=False)``, called as
