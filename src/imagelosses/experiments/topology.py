@@ -44,7 +44,8 @@ from torch import Tensor, nn
 
 from ..backbones.vgg import VGGFeatures
 from ..losses.segmentation import pixel_cross_entropy
-from ..losses.topology import MOSINSKA_LAYERS, iterative_refinement, refinement_loss, topology_loss
+from ..losses.refinement import iterative_refinement, refinement_loss
+from ..losses.topology import MOSINSKA_LAYERS, topology_loss
 from ..metrics.topology import topology_scores
 from .base import (
     Experiment,

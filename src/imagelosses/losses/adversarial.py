@@ -1,4 +1,5 @@
-"""GAN objectives from raw discriminator logits / critic scores, and the WGAN training helpers.
+"""GAN objectives from raw discriminator logits / critic scores (the training helpers, weight clipping and the
+critic schedule, are in :mod:`imagelosses.losses.gan_training`).
 
 Conventions shared by every loss in this file:
 
@@ -15,56 +16,92 @@ Conventions shared by every loss in this file:
   shape (N + M, *) (the fake terms alone, (M, *), for a generator loss without ``real``). With lists,
   ``"none"`` is refused (the scales have different shapes).
 - Half-precision scores are computed in float32; the result keeps their dtype.
-- Module: :class:`GANLoss` holds the kind and its constants; ``.discriminator(real, fake)`` and
-  ``.generator(fake, real=None)``; calling the module is ``.discriminator``.
+- Options: one checked :class:`GANOptions` object (the kind, LSGAN's codings ``fake_label``, ``real_label``,
+  ``generator_target`` — Mao et al.'s a, b, c —, the label smoothing, the reduction), shared by the functions
+  and the module :class:`GANLoss`; ``.discriminator(real, fake)`` and ``.generator(fake, real=None)``;
+  calling the module is ``.discriminator``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from .._core.checks import check_bool, check_int, check_number, check_option, check_prediction, fail, fmt_shape
+from .._core.checks import check_prediction, fail, fmt_shape
 from .._core.dtypes import at_least_float32, nan_if_nonfinite
-from .._core.module import Loss
-from .._core.reduction import Reduction, check_reduction
+from .._core.module import OptionsLoss
+from .._core.options import Options, number
+from .._core.reduction import Reduction
 
 __all__ = [
     "GAN_KINDS",
     "LSGAN_CODINGS",
     "GANKind",
     "GANLoss",
+    "GANOptions",
+    "GeneratorOptions",
+    "LSGANCoding",
     "Scores",
-    "clip_weights_",
     "discriminator_loss",
     "generator_loss",
-    "wgan_critic_iterations",
 ]
 
 GANKind = Literal["minimax", "nonsaturating", "lsgan", "wgan", "hinge"]
 GAN_KINDS: tuple[str, ...] = ("minimax", "nonsaturating", "lsgan", "wgan", "hinge")
-#: Mao et al.'s two codings (a, b, c): the χ² one (b − c = 1, b − a = 2) and the 0-1 one of their experiments.
-LSGAN_CODINGS: dict[str, tuple[float, float, float]] = {"chi2": (-1.0, 1.0, 0.0), "binary": (0.0, 1.0, 1.0)}
+
+
+class LSGANCoding(NamedTuple):
+    """Mao et al.'s targets ``(a, b, c)``: ``fake_label`` a and ``real_label`` b of the discriminator, and the
+    value c the generator wants the discriminator to give its samples (``generator_target``)."""
+
+    fake_label: float
+    real_label: float
+    generator_target: float
+
+
+#: Mao et al.'s two codings: the χ² one (b − c = 1, b − a = 2) and the 0-1 one of their experiments (the default).
+LSGAN_CODINGS: dict[str, LSGANCoding] = {"chi2": LSGANCoding(-1.0, 1.0, 0.0), "binary": LSGANCoding(0.0, 1.0, 1.0)}
 Scores = Tensor | Sequence[Tensor]
 _LABELLED = ("minimax", "nonsaturating", "lsgan")
 _REAL_TERM = ("minimax", "lsgan", "wgan")  # kinds whose generator objective has a (constant) real-data term
 
 
-def _check_options(kind: str, a: float, b: float, c: float, label_smoothing: float, reduction: str,
-                   check_finite: bool) -> dict[str, object]:
-    kind = check_option(kind, "kind", GAN_KINDS)
-    a, b, c = (check_number(v, n) for v, n in ((a, "a"), (b, "b"), (c, "c")))
-    if kind == "lsgan" and a == b:
-        fail("b", f"a real-data target different from the fake target a = {a:g}", repr(b))
-    smoothing = check_number(label_smoothing, "label_smoothing", low=0.0, high=1.0, high_inclusive=False)
-    if smoothing and kind not in _LABELLED:
-        fail("label_smoothing", f"0 for kind {kind!r} (it has no labels to smooth)", repr(label_smoothing))
-    return {"kind": kind, "a": a, "b": b, "c": c, "label_smoothing": smoothing,
-            "reduction": check_reduction(reduction), "check_finite": check_bool(check_finite, "check_finite")}
+@dataclass(frozen=True)
+class GeneratorOptions(Options):
+    """The options of :func:`generator_loss`: the kind, LSGAN's codings (Mao et al.'s a = ``fake_label``,
+    b = ``real_label``, c = ``generator_target``; ignored by the other kinds), the reduction and
+    ``check_finite``."""
+
+    kind: GANKind = "nonsaturating"
+    fake_label: float = number(0.0)
+    real_label: float = number(1.0)
+    generator_target: float = number(1.0)
+    reduction: Reduction = "mean"
+    check_finite: bool = False
+
+    def validate(self) -> None:
+        if self.kind == "lsgan" and self.fake_label == self.real_label:
+            fail("real_label", f"a real-data target different from fake_label = {self.fake_label:g}",
+                 repr(self.real_label))
+
+
+@dataclass(frozen=True)
+class GANOptions(GeneratorOptions):
+    """The options of :func:`discriminator_loss` and :class:`GANLoss`: those of :class:`GeneratorOptions` and
+    the one-sided label smoothing α ∈ [0, 1) of the real target (labelled kinds only)."""
+
+    label_smoothing: float = number(0.0, low=0.0, high=1.0, high_inclusive=False)
+
+    def validate(self) -> None:
+        super().validate()
+        if self.label_smoothing and self.kind not in _LABELLED:
+            fail("label_smoothing", f"0 for kind {self.kind!r} (it has no labels to smooth)",
+                 repr(self.label_smoothing))
 
 
 def _check_scores(x: Tensor, name: str, check_finite: bool) -> Tensor:
@@ -110,53 +147,54 @@ def _reduce_two(real_terms: Tensor | None, fake_terms: Tensor, reduction: str) -
     return fake_terms.mean() if real_terms is None else real_terms.mean() + fake_terms.mean()
 
 
-def _over_scales(real: Scores | None, fake: Scores, reduction: str, check_finite: bool, terms: _Terms) -> Tensor:
-    pairs = _pair(real, fake, reduction)
+def _over_scales(real: Scores | None, fake: Scores, side: Side, options: GeneratorOptions) -> Tensor:
+    pairs = _pair(real, fake, options.reduction)
     many = not isinstance(fake, Tensor)
     losses = []
     for i, (r, f) in enumerate(pairs):
-        _check_pair(r, f, i if many else None, check_finite)
-        rt, ft = terms(None if r is None else at_least_float32(r), at_least_float32(f))
-        losses.append(nan_if_nonfinite(_reduce_two(rt, ft, reduction), r, f).to(f.dtype))
+        _check_pair(r, f, i if many else None, options.check_finite)
+        rt, ft = objective_terms(side, None if r is None else at_least_float32(r), at_least_float32(f), options)
+        losses.append(nan_if_nonfinite(_reduce_two(rt, ft, options.reduction), r, f).to(f.dtype))
     return losses[0] if len(losses) == 1 else torch.stack([x.float() for x in losses]).mean().to(losses[0].dtype)
 
 
-class _Terms:
-    """The per-element real and fake terms of one objective (the reduction is applied by the caller)."""
+Side = Literal["discriminator", "generator"]
 
-    def __init__(self, side: str, kind: str, a: float, b: float, c: float, label_smoothing: float) -> None:
-        self.side, self.kind, self.a, self.b, self.c, self.smoothing = side, kind, a, b, c, label_smoothing
 
-    def __call__(self, r: Tensor | None, f: Tensor) -> tuple[Tensor | None, Tensor]:
-        kind = self.kind
-        if self.side == "discriminator":
-            if r is None:
-                fail("real", "a tensor (the discriminator's loss needs real scores)", "None", exc=TypeError)
-            if kind in ("minimax", "nonsaturating"):  # BCE with target 1 − α on real, 0 on fake
-                t = 1.0 - self.smoothing
-                return t * F.softplus(-r) + (1.0 - t) * F.softplus(r), F.softplus(f)
-            if kind == "lsgan":
-                b = (1.0 - self.smoothing) * self.b + self.smoothing * self.a
-                return 0.5 * (r - b).square(), 0.5 * (f - self.a).square()
-            if kind == "wgan":
-                return -r, f
-            return F.relu(1.0 - r), F.relu(1.0 + f)
-        if r is not None and kind not in _REAL_TERM:
-            fail("real", f"None for kind {kind!r} (its generator loss has no real-data term)", "a tensor")
-        if kind == "minimax":  # minimise E log(1 − σ(s)); with real: the game's value V(D, G)
-            return (None if r is None else -F.softplus(-r)), -F.softplus(f)
-        if kind == "nonsaturating":
-            return None, F.softplus(-f)
+def objective_terms(side: Side, real: Tensor | None, fake: Tensor, options: GeneratorOptions
+                    ) -> tuple[Tensor | None, Tensor]:
+    """The per-element real and fake terms of one side of a GAN objective (the caller reduces them)."""
+    kind, r, f = options.kind, real, fake
+    smoothing = options.label_smoothing if isinstance(options, GANOptions) else 0.0
+    if side == "discriminator":
+        if r is None:
+            fail("real", "a tensor (the discriminator's loss needs real scores)", "None", exc=TypeError)
+        if kind in ("minimax", "nonsaturating"):  # BCE with target 1 − α on real, 0 on fake
+            t = 1.0 - smoothing
+            return t * F.softplus(-r) + (1.0 - t) * F.softplus(r), F.softplus(f)
         if kind == "lsgan":
-            return (None if r is None else 0.5 * (r - self.c).square()), 0.5 * (f - self.c).square()
-        if kind == "wgan":  # with real: the critic's estimate E f(x) − E f(G(z)) of W
-            return r, -f
-        return None, -f
+            real_label = (1.0 - smoothing) * options.real_label + smoothing * options.fake_label
+            return 0.5 * (r - real_label).square(), 0.5 * (f - options.fake_label).square()
+        if kind == "wgan":
+            return -r, f
+        return F.relu(1.0 - r), F.relu(1.0 + f)
+    if r is not None and kind not in _REAL_TERM:
+        fail("real", f"None for kind {kind!r} (its generator loss has no real-data term)", "a tensor")
+    if kind == "minimax":  # minimise E log(1 − σ(s)); with real: the game's value V(D, G)
+        return (None if r is None else -F.softplus(-r)), -F.softplus(f)
+    if kind == "nonsaturating":
+        return None, F.softplus(-f)
+    if kind == "lsgan":
+        c = options.generator_target
+        return (None if r is None else 0.5 * (r - c).square()), 0.5 * (f - c).square()
+    if kind == "wgan":  # with real: the critic's estimate E f(x) − E f(G(z)) of W
+        return r, -f
+    return None, -f
 
 
-def discriminator_loss(real: Scores, fake: Scores, *, kind: GANKind = "nonsaturating", a: float = 0.0, b: float = 1.0,
-                       c: float = 1.0, label_smoothing: float = 0.0, reduction: Reduction = "mean",
-                       check_finite: bool = False) -> Tensor:
+def discriminator_loss(real: Scores, fake: Scores, *, kind: GANKind = "nonsaturating", fake_label: float = 0.0,
+                       real_label: float = 1.0, generator_target: float = 1.0, label_smoothing: float = 0.0,
+                       reduction: Reduction = "mean", check_finite: bool = False) -> Tensor:
     """The discriminator's (critic's) loss of a GAN objective, from raw scores ``r = D(x)``, ``s = D(G(z))``.
 
     Per element (real terms, fake terms):
@@ -165,7 +203,8 @@ def discriminator_loss(real: Scores, fake: Scores, *, kind: GANKind = "nonsatura
       ``−log σ(r) = softplus(−r)`` and ``−log(1 − σ(s)) = softplus(s)``; with one-sided label smoothing α
       (Salimans et al.) the real target is ``1 − α``: ``(1 − α)·softplus(−r) + α·softplus(r)``.
       Its minimiser is ``D* = p_d/(p_d + p_g)``; zero logits give ``2 ln 2``.
-    - ``"lsgan"`` (Mao et al.): ``½(r − b)²`` and ``½(s − a)²`` (smoothing moves b to ``(1 − α)b + αa``).
+    - ``"lsgan"`` (Mao et al.): ``½(r − b)²`` and ``½(s − a)²`` with ``a = fake_label``, ``b = real_label``
+      (smoothing moves b to ``(1 − α)b + αa``).
     - ``"wgan"`` (Arjovsky et al.): ``−r`` and ``s`` (the critic maximises ``E f(x) − E f(G(z))``).
     - ``"hinge"`` (Lim & Ye; Miyato et al.): ``relu(1 − r)`` and ``relu(1 + s)``.
 
@@ -177,14 +216,15 @@ def discriminator_loss(real: Scores, fake: Scores, *, kind: GANKind = "nonsatura
         real: D's raw outputs on real data, (N, *), or a list of them, one per scale.
         fake: D's raw outputs on generated data, (M, *) (same shape beyond the batch), or a list.
         kind: ``"minimax"``, ``"nonsaturating"``, ``"lsgan"``, ``"wgan"`` or ``"hinge"``.
-        a, b, c: LSGAN's targets for fake, real, and the generator's target (``LSGAN_CODINGS``: the 0-1
-            coding (0, 1, 1), the default, and the χ² coding (−1, 1, 0)); ignored by the other kinds.
+        fake_label, real_label, generator_target: LSGAN's targets (Mao et al.'s a, b, c): the discriminator's
+            for fake and for real data, and the generator's (``LSGAN_CODINGS``: the 0-1 coding (0, 1, 1), the
+            default, and the χ² coding (−1, 1, 0)); ignored by the other kinds.
         label_smoothing: one-sided smoothing α ∈ [0, 1) of the real target (labelled kinds only).
 
     Raises:
         TypeError: non-floating scores. ValueError: unknown kind (the valid ones are listed), real and fake of
         mismatched structure (a list against a tensor, different scale counts, shapes beyond the batch),
-        ``a == b`` for LSGAN, smoothing outside [0, 1) or with an unlabelled kind, "none" with lists.
+        ``fake_label == real_label`` for LSGAN, smoothing outside [0, 1) or with an unlabelled kind, "none" with lists.
 
     References:
         Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014, arXiv 1406.2661. Mao et al., "Least
@@ -196,20 +236,19 @@ def discriminator_loss(real: Scores, fake: Scores, *, kind: GANKind = "nonsatura
         >>> round(float(discriminator_loss(torch.zeros(4, 1), torch.zeros(4, 1))), 6)  # 2 ln 2
         1.386294
     """
-    options = _check_options(kind, a, b, c, label_smoothing, reduction, check_finite)
-    return _discriminator(real, fake, **options)  # type: ignore[arg-type]
+    options = GANOptions.pick(locals())
+    return _discriminator(real, fake, options)
 
 
-def _discriminator(real: Scores, fake: Scores, *, kind: str, a: float, b: float, c: float, label_smoothing: float,
-                   reduction: str, check_finite: bool) -> Tensor:
+def _discriminator(real: Scores, fake: Scores, options: GANOptions) -> Tensor:
     if real is None:
         fail("real", "a tensor or a list of tensors (one per scale)", "None", exc=TypeError)
-    terms = _Terms("discriminator", kind, a, b, c, label_smoothing)
-    return _over_scales(real, fake, reduction, check_finite, terms)
+    return _over_scales(real, fake, "discriminator", options)
 
 
-def generator_loss(fake: Scores, *, kind: GANKind = "nonsaturating", real: Scores | None = None, a: float = 0.0,
-                   b: float = 1.0, c: float = 1.0, reduction: Reduction = "mean", check_finite: bool = False) -> Tensor:
+def generator_loss(fake: Scores, *, kind: GANKind = "nonsaturating", real: Scores | None = None,
+                   fake_label: float = 0.0, real_label: float = 1.0, generator_target: float = 1.0,
+                   reduction: Reduction = "mean", check_finite: bool = False) -> Tensor:
     """The generator's loss of a GAN objective, from the raw scores ``s = D(G(z))`` of its samples.
 
     Per element of ``fake``:
@@ -217,7 +256,7 @@ def generator_loss(fake: Scores, *, kind: GANKind = "nonsaturating", real: Score
     - ``"minimax"`` (saturating, Goodfellow's game): ``log(1 − σ(s)) = −softplus(s)``, gradient ``−σ(s)``,
       which vanishes when D rejects the fakes (``−4.54e-5`` at ``s = −10``);
     - ``"nonsaturating"``: ``−log σ(s) = softplus(−s)``, gradient ``−(1 − σ(s))`` (``≈ −1`` at ``s = −10``);
-    - ``"lsgan"``: ``½(s − c)²`` (gradient ``s − c``: 9 at ``s = 10``, ``c = 1``);
+    - ``"lsgan"``: ``½(s − c)²`` with ``c = generator_target`` (gradient ``s − c``: 9 at ``s = 10``, ``c = 1``);
     - ``"wgan"`` and ``"hinge"``: ``−s``.
 
     ``real`` (optional, for ``"minimax"``, ``"lsgan"`` and ``"wgan"`` only) adds the real-data terms of the
@@ -238,79 +277,32 @@ def generator_loss(fake: Scores, *, kind: GANKind = "nonsaturating", real: Score
         >>> generator_loss(s, kind="minimax").backward(); f"{float(s.grad):.3g}"
         '-4.54e-05'
     """
-    options = _check_options(kind, a, b, c, 0.0, reduction, check_finite)
-    options.pop("label_smoothing")
-    return _generator(fake, real, **options)  # type: ignore[arg-type]
+    return _over_scales(real, fake, "generator", GeneratorOptions.pick(locals()))
 
 
-def _generator(fake: Scores, real: Scores | None, *, kind: str, a: float, b: float, c: float, reduction: str,
-               check_finite: bool) -> Tensor:
-    return _over_scales(real, fake, reduction, check_finite, _Terms("generator", kind, a, b, c, 0.0))
-
-
-class GANLoss(Loss):
+class GANLoss(OptionsLoss[GANOptions]):
     """A GAN objective: ``.discriminator(real, fake)`` and ``.generator(fake, real=None)``; calling the module
-    is ``.discriminator``. See :func:`discriminator_loss` and :func:`generator_loss` for the math and what
-    "mean" divides by.
+    is ``.discriminator``. ``GANLoss(kind="nonsaturating", *, fake_label=0.0, real_label=1.0,
+    generator_target=1.0, reduction="mean", check_finite=False, label_smoothing=0.0)`` (:class:`GANOptions`;
+    ``kind`` may be given by position). See :func:`discriminator_loss` and :func:`generator_loss` for the math
+    and what "mean" divides by; the generator side ignores ``label_smoothing``.
 
     Example:
-        >>> loss = GANLoss("lsgan", a=-1.0, b=1.0, c=0.0)
+        >>> loss = GANLoss("lsgan", **LSGAN_CODINGS["chi2"]._asdict())  # a = −1, b = 1, c = 0
         >>> float(loss.discriminator(torch.ones(2), -torch.ones(2))), float(loss.generator(torch.zeros(2)))
         (0.0, 0.0)
     """
 
-    options = ("kind", "a", "b", "c", "label_smoothing", "reduction", "check_finite")
+    Options = GANOptions
 
-    def __init__(self, kind: GANKind = "nonsaturating", *, a: float = 0.0, b: float = 1.0, c: float = 1.0,
-                 label_smoothing: float = 0.0, reduction: Reduction = "mean", check_finite: bool = False) -> None:
-        super().__init__()
-        self.set_options(**_check_options(kind, a, b, c, label_smoothing, reduction, check_finite))
+    def __init__(self, kind: GANKind = "nonsaturating", **options: Any) -> None:
+        super().__init__(kind=kind, **options)
 
     def discriminator(self, real: Scores, fake: Scores) -> Tensor:
-        return _discriminator(real, fake, **self.option_values())
+        return _discriminator(real, fake, self.current_options())
 
     def generator(self, fake: Scores, real: Scores | None = None) -> Tensor:
-        values = self.option_values()
-        values.pop("label_smoothing")
-        return _generator(fake, real, **values)
+        return _over_scales(real, fake, "generator", self.current_options())
 
     def forward(self, real: Scores, fake: Scores) -> Tensor:
         return self.discriminator(real, fake)
-
-
-# ------------------------------------------------------------------------------------ WGAN helpers
-@torch.no_grad()
-def clip_weights_(module: nn.Module, c: float = 0.01) -> nn.Module:
-    """Clamp every parameter of ``module`` to ``[−c, c]`` in place (WGAN's Lipschitz constraint, c = 0.01);
-    returns ``module``. Call it after each critic update.
-
-    Raises:
-        TypeError: ``module`` is not an ``nn.Module``. ValueError: ``c`` not a finite number > 0.
-
-    References:
-        Arjovsky et al., "Wasserstein GAN", ICML 2017, arXiv 1701.07875 (Algorithm 1).
-    """
-    if not isinstance(module, nn.Module):
-        fail("module", "a torch.nn.Module", type(module).__name__, exc=TypeError)
-    c = check_number(c, "c", low=0.0, low_inclusive=False)
-    for p in module.parameters():
-        p.clamp_(-c, c)
-    return module
-
-
-def wgan_critic_iterations(generator_step: int, *, n_critic: int = 5, warmup_steps: int = 25,
-                           warmup_iterations: int = 100, every: int = 500) -> int:
-    """How many critic updates precede generator update number ``generator_step`` (counted from 0), as in
-    the official WGAN code: ``warmup_iterations`` (100) for the first ``warmup_steps`` (25) generator steps
-    and for every ``every``-th (500th) one, ``n_critic`` (5) otherwise.
-
-    Example:
-        >>> [wgan_critic_iterations(s) for s in (0, 24, 25, 500, 501)]
-        [100, 100, 5, 100, 5]
-    """
-    step = check_int(generator_step, "generator_step", low=0)
-    n = check_int(n_critic, "n_critic", low=1)
-    warm = check_int(warmup_steps, "warmup_steps", low=0)
-    many = check_int(warmup_iterations, "warmup_iterations", low=1)
-    period = check_int(every, "every", low=1)
-    return many if step < warm or step % period == 0 else n

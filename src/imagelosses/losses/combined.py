@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from torch import Tensor, nn
 
 from .._core.checks import check_number, check_same_shape, fail, fmt_shape
-from ..backbones.feature_loss import FeatureLoss, extract_features
+from ..backbones.feature_loss import FeatureLoss, extract_features, layer_sum
 from ..backbones.vgg import VGGFeatures
 from .style import ContentStyleLoss, ContentStyleParts
 
@@ -72,7 +72,7 @@ class CombinedFeatureLoss(nn.Module):
         super().__init__()
         if not isinstance(terms, Mapping) or not terms:
             fail("terms", "a non-empty dict name -> (weight, loss)", repr(terms), exc=TypeError)
-        losses: dict[str, FeatureLoss] = {}
+        losses: dict[str, FeatureLoss[Any]] = {}
         self.term_weights: dict[str, float] = {}
         for name, item in terms.items():
             if not isinstance(name, str) or not name or "." in name:
@@ -95,7 +95,7 @@ class CombinedFeatureLoss(nn.Module):
         self.terms = nn.ModuleDict(losses)
         self._check_styles()
 
-    def _term(self, name: str) -> FeatureLoss:
+    def _term(self, name: str) -> FeatureLoss[Any]:
         term = self.terms[name]
         if not isinstance(term, FeatureLoss):  # the constructor admits only feature losses
             fail(f"terms[{name!r}]", "a feature loss", type(term).__name__, exc=TypeError)
@@ -126,7 +126,7 @@ class CombinedFeatureLoss(nn.Module):
                 layer for name in need_target for layer in self._term(name).target_layers))
             feats_t = extract_features(target, target_layers, self.extractor, "target", target=True)
         parts: dict[str, Tensor] = {}
-        total: Tensor | None = None
+        weighted: list[Tensor] = []
         for name, loss in self.terms.items():
             if isinstance(loss, ContentStyleLoss):
                 split = loss(feats_in, feats_t, return_parts=True)
@@ -137,9 +137,9 @@ class CombinedFeatureLoss(nn.Module):
                 parts[f"{name}.content"], parts[f"{name}.style"] = split.content, split.style
             else:
                 value = parts[name] = loss(feats_in, feats_t if loss.needs_target else None)
-            weighted = self.term_weights[name] * value
-            total = weighted if total is None else total + weighted
-        return CombinedParts(total, parts) if return_parts else total  # type: ignore[arg-type,return-value]
+            weighted.append(self.term_weights[name] * value)
+        total = layer_sum(weighted)
+        return CombinedParts(total, parts) if return_parts else total
 
     def extra_repr(self) -> str:
         return f"weights={self.term_weights!r}, layers={self.layers!r}"

@@ -17,26 +17,19 @@ a scaler the value is the same; only fp16 underflow of tiny gradients is not gua
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
 from torch import Tensor
 
-from .._core.checks import (
-    check_bool,
-    check_generator,
-    check_number,
-    check_option,
-    check_prediction,
-    check_same_shape,
-    fail,
-    fmt_shape,
-)
+from .._core.checks import check_generator, check_prediction, check_same_shape, fail, fmt_shape
 from .._core.dtypes import at_least_float32, nan_if_nonfinite
-from .._core.module import Loss
-from .._core.reduction import Reduction, check_reduction, reduce
+from .._core.module import OptionsLoss
+from .._core.options import Options, number
+from .._core.reduction import Reduction, reduce
 
-__all__ = ["PENALTY_KINDS", "GradientPenalty", "PenaltyKind", "gradient_penalty"]
+__all__ = ["PENALTY_KINDS", "GradientPenalty", "PenaltyKind", "PenaltyOptions", "gradient_penalty"]
 
 PenaltyKind = Literal["wgan-gp", "r1", "r2", "dragan"]
 PENALTY_KINDS: tuple[str, ...] = ("wgan-gp", "r1", "r2", "dragan")
@@ -46,12 +39,21 @@ SAMPLES_USED: dict[str, tuple[str, ...]] = {"wgan-gp": ("real", "fake"), "r1": (
                                             "dragan": ("real",)}
 
 
-def _check_options(kind: str, weight: float | None, one_sided: bool, reduction: str) -> dict[str, Any]:
-    kind = check_option(kind, "kind", PENALTY_KINDS)
-    weight = 10.0 if weight is None else check_number(weight, "weight", low=0.0)
-    if check_bool(one_sided, "one_sided") and kind not in ("wgan-gp", "dragan"):
-        fail("one_sided", f"False for kind {kind!r} (only 'wgan-gp' and 'dragan' have a target norm)", "True")
-    return {"kind": kind, "weight": weight, "one_sided": one_sided, "reduction": check_reduction(reduction)}
+@dataclass(frozen=True)
+class PenaltyOptions(Options):
+    """The options of :func:`gradient_penalty` and :class:`GradientPenalty`: the kind, its scalar
+    ``lambda_`` (λ of WGAN-GP and DRAGAN, γ of R1/R2; 10), ``one_sided`` (wgan-gp and dragan only) and the
+    reduction."""
+
+    kind: PenaltyKind = "wgan-gp"
+    lambda_: float = number(10.0, low=0.0)
+    one_sided: bool = False
+    reduction: Reduction = "mean"
+
+    def validate(self) -> None:
+        if self.one_sided and self.kind not in ("wgan-gp", "dragan"):
+            fail("one_sided", f"False for kind {self.kind!r} (only 'wgan-gp' and 'dragan' have a target norm)",
+                 "True")
 
 
 def _check_sample(x: Any, name: str) -> Tensor:
@@ -61,18 +63,20 @@ def _check_sample(x: Any, name: str) -> Tensor:
 def _points(kind: str, real: Tensor | None, fake: Tensor | None, generator: torch.Generator | None) -> Tensor:
     """Where the gradient is taken: interpolates (wgan-gp), real (r1), fake (r2), perturbed real (dragan)."""
     given = {"real": real, "fake": fake}
+    checked: dict[str, Tensor] = {}
     for name in SAMPLES_USED[kind]:
-        if given[name] is None:
+        sample = given[name]
+        if sample is None:
             fail(name, f"a tensor (kind {kind!r} needs it)", "None", exc=TypeError)
-        _check_sample(given[name], name)
+        checked[name] = _check_sample(sample, name)
     if kind == "r1":
-        return real  # type: ignore[return-value]
+        return checked["real"]
     if kind == "r2":
-        return fake  # type: ignore[return-value]
-    x0: Tensor = real  # type: ignore[assignment]
+        return checked["fake"]
+    x0 = checked["real"]
     if kind == "wgan-gp":
-        check_same_shape(fake, "fake", x0, "real")  # type: ignore[arg-type]
-        other: Tensor = fake  # type: ignore[assignment]
+        other = checked["fake"]
+        check_same_shape(other, "fake", x0, "real")
     else:  # DRAGAN's official code: x_p = x + 0.5·std(x)·U[0, 1) (numpy's std: over n), then interpolate
         noise = torch.rand(x0.shape, generator=generator, dtype=torch.float32)
         base = at_least_float32(x0)
@@ -106,7 +110,7 @@ def _input_gradient(critic: Critic, x: Tensor, critic_args: Sequence[Any], scale
 
 
 def gradient_penalty(critic: Critic, real: Tensor | None, fake: Tensor | None = None, *,
-                     kind: PenaltyKind = "wgan-gp", weight: float | None = None, one_sided: bool = False,
+                     kind: PenaltyKind = "wgan-gp", lambda_: float = 10.0, one_sided: bool = False,
                      critic_args: Sequence[Any] = (), generator: torch.Generator | None = None,
                      scaler: Any = None, reduction: Reduction = "mean") -> Tensor:
     """A gradient penalty on ``critic`` (any callable ``critic(x, *critic_args) -> (N, *)``), per sample:
@@ -128,18 +132,20 @@ def gradient_penalty(critic: Critic, real: Tensor | None, fake: Tensor | None = 
     (``create_graph=True``); inputs that require grad keep theirs, so pass ``fake.detach()`` for the critic
     step (as usual).
 
-    ``"mean"`` divides by the number of samples N; ``"none"`` returns the (N,) per-sample penalties (weighted).
+    ``"mean"`` divides by the number of samples N; ``"none"`` returns the (N,) per-sample penalties (times λ).
 
     Args:
         critic: the critic or discriminator (an ``nn.Module`` or any callable).
         real, fake: (N, *) real and generated samples (``fake`` only for wgan-gp and r2; ``real`` for all
             but r2). Conditional critics get their extra inputs from ``critic_args``.
-        weight: λ (wgan-gp, dragan) or γ (r1, r2); default 10.
+        kind: ``"wgan-gp"``, ``"r1"``, ``"r2"`` or ``"dragan"``.
+        lambda_: the penalty's scalar weight, λ (wgan-gp, dragan) or γ (r1, r2); default 10.
+        one_sided: the one-sided form (wgan-gp and dragan only).
         scaler: a ``torch.amp.GradScaler`` in use (see the module docstring), or None.
 
     Raises:
         TypeError: a needed sample missing or non-floating, a critic returning a non-tensor. ValueError: an
-        unknown kind (the valid ones are listed), a negative or non-finite weight, one_sided with r1/r2,
+        unknown kind (the valid ones are listed), a negative or non-finite ``lambda_``, one_sided with r1/r2,
         real and fake of different shapes, a critic output not of shape (N, *), a critic output that does
         not depend on the input.
 
@@ -151,42 +157,46 @@ def gradient_penalty(critic: Critic, real: Tensor | None, fake: Tensor | None = 
 
     Example:
         >>> critic = lambda x: 3.0 * x.sum(dim=1)  # ‖∇‖ = 3·sqrt(2) per sample
-        >>> round(float(gradient_penalty(critic, torch.zeros(4, 2), kind="r1", weight=1.0)), 4)  # ½·18
+        >>> round(float(gradient_penalty(critic, torch.zeros(4, 2), kind="r1", lambda_=1.0)), 4)  # ½·18
         9.0
     """
-    options = _check_options(kind, weight, one_sided, reduction)
-    return _penalty(critic, real, fake, critic_args, generator, scaler, **options)
+    return _penalty(critic, real, fake, critic_args, generator, scaler, PenaltyOptions.pick(locals()))
 
 
 def _penalty(critic: Critic, real: Tensor | None, fake: Tensor | None, critic_args: Sequence[Any],
-             generator: torch.Generator | None, scaler: Any, *, kind: str, weight: float, one_sided: bool,
-             reduction: str) -> Tensor:
+             generator: torch.Generator | None, scaler: Any, options: PenaltyOptions) -> Tensor:
     if not callable(critic):
         fail("critic", "a callable (an nn.Module or a function)", type(critic).__name__, exc=TypeError)
+    kind, lambda_ = options.kind, options.lambda_
     x = _points(kind, real, fake, check_generator(generator))
     grad = _input_gradient(critic, x, critic_args, scaler)
     if kind in ("r1", "r2"):
-        values = 0.5 * weight * grad.flatten(1).square().sum(dim=1)
+        values = 0.5 * lambda_ * grad.flatten(1).square().sum(dim=1)
     else:
         gap = torch.linalg.vector_norm(grad.flatten(1), dim=1) - 1.0
-        values = weight * (gap.clamp_min(0.0) if one_sided else gap).square()
+        values = lambda_ * (gap.clamp_min(0.0) if options.one_sided else gap).square()
     given = {"real": real, "fake": fake}
-    return nan_if_nonfinite(reduce(values, reduction), *(given[n] for n in SAMPLES_USED[kind])).to(x.dtype)
+    return nan_if_nonfinite(reduce(values, options.reduction), *(given[n] for n in SAMPLES_USED[kind])).to(x.dtype)
 
 
-class GradientPenalty(Loss):
-    """A gradient penalty with its kind, weight and reduction fixed; see :func:`gradient_penalty`.
+class GradientPenalty(OptionsLoss[PenaltyOptions]):
+    """A gradient penalty with its kind, ``lambda_`` and reduction fixed; see :func:`gradient_penalty`.
 
-    ``penalty(critic, real, fake=None, *critic_args, generator=None, scaler=None)``.
+    ``GradientPenalty(kind="wgan-gp", *, lambda_=10.0, one_sided=False, reduction="mean")`` (``kind`` may be
+    given by position), called as ``penalty(critic, real, fake=None, *critic_args, generator=None,
+    scaler=None)``.
+
+    Example:
+        >>> penalty = GradientPenalty("r1", lambda_=1.0)
+        >>> round(float(penalty(lambda x: 3.0 * x.sum(dim=1), torch.zeros(4, 2))), 4)
+        9.0
     """
 
-    options = ("kind", "weight", "one_sided", "reduction")
+    Options = PenaltyOptions
 
-    def __init__(self, kind: PenaltyKind = "wgan-gp", *, weight: float | None = None, one_sided: bool = False,
-                 reduction: Reduction = "mean") -> None:
-        super().__init__()
-        self.set_options(**_check_options(kind, weight, one_sided, reduction))
+    def __init__(self, kind: PenaltyKind = "wgan-gp", **options: Any) -> None:
+        super().__init__(kind=kind, **options)
 
     def forward(self, critic: Critic, real: Tensor | None, fake: Tensor | None = None, *critic_args: Any,
                 generator: torch.Generator | None = None, scaler: Any = None) -> Tensor:
-        return _penalty(critic, real, fake, critic_args, generator, scaler, **self.option_values())
+        return _penalty(critic, real, fake, critic_args, generator, scaler, self.current_options())

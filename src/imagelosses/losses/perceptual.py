@@ -9,32 +9,49 @@ Calling convention of the module: ``loss(input, target)``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor
 
-from .._core.checks import check_option
 from .._core.dtypes import at_least_float32
-from .._core.reduction import Reduction, check_reduction, reduce
+from .._core.options import Options
+from .._core.reduction import Reduction, reduce
 from ..backbones.feature_loss import (
-    UNSET,
     FeatureLoss,
     Features,
     LayerWeights,
-    check_layer_weights,
+    check_layer_options,
     extract_paired_features,
+    layer_sum,
+    layer_weights_field,
 )
-from ..backbones.vgg import VGGFeatures, check_layers
+from ..backbones.presets import Extractor, resolve_extractor
 
-__all__ = ["CRITERIA", "JOHNSON_CONTENT_LAYERS", "Criterion", "PerceptualLoss", "perceptual_loss"]
+__all__ = ["CRITERIA", "JOHNSON_CONTENT_LAYERS", "Criterion", "PerceptualLoss", "PerceptualOptions",
+           "perceptual_core", "perceptual_loss"]
 
 JOHNSON_CONTENT_LAYERS: tuple[str, ...] = ("relu2_2",)
 Criterion = Literal["mse", "l1"]
 CRITERIA: tuple[str, ...] = ("mse", "l1")
 
 
-def perceptual_loss(input: Tensor | Features, target: Tensor | Features, *, extractor: torch.nn.Module | None = None,
+@dataclass(frozen=True)
+class PerceptualOptions(Options):
+    """The options of :func:`perceptual_loss` and :class:`PerceptualLoss`: the layers (a tuple once checked),
+    one weight per layer (1 by default), the criterion and the reduction."""
+
+    layers: tuple[str, ...] = JOHNSON_CONTENT_LAYERS
+    layer_weights: tuple[float, ...] = layer_weights_field()
+    criterion: Criterion = "mse"
+    reduction: Reduction = "mean"
+
+    def validate(self) -> None:
+        check_layer_options(self, "layers", "layer_weights", 1.0)
+
+
+def perceptual_loss(input: Tensor | Features, target: Tensor | Features, *, extractor: Extractor = None,
                     layers: str | Sequence[str] = JOHNSON_CONTENT_LAYERS, layer_weights: LayerWeights = None,
                     criterion: Criterion = "mse", reduction: Reduction = "mean") -> Tensor:
     """Johnson et al.'s feature reconstruction loss.
@@ -46,15 +63,17 @@ def perceptual_loss(input: Tensor | Features, target: Tensor | Features, *, extr
     Args:
         input: prediction images ``(N, 3|1, H, W)`` in [0, 1], or their feature dict.
         target: target images or feature dict (same shapes).
-        extractor: the :class:`~imagelosses.backbones.vgg.VGGFeatures` for image arguments.
+        extractor: the backbone for image arguments: a :class:`~imagelosses.backbones.vgg.VGGFeatures`, or a
+            preset name (``"vgg16-oxford"``, ``"vgg16-imagenet"``, ...; a new backbone is built on every call:
+            pass a ``VGGFeatures`` in a training loop); None: the inputs must be feature dicts.
         layers: default VGG16 ``relu2_2`` (Johnson's super-resolution setting).
         layer_weights: one non-negative weight per layer (sequence or dict), default 1.
         criterion: ``"mse"`` or ``"l1"``.
         reduction: ``"none"`` → ``(N,)``, ``"mean"``, ``"sum"``.
 
     Raises:
-        ValueError: unknown option, mismatched feature shapes, missing layers.
-        TypeError: non-floating tensors, wrong option types.
+        ValueError: unknown option or preset, mismatched feature shapes, missing layers.
+        TypeError: non-floating tensors, wrong option types, an extractor that is not a VGGFeatures or a name.
 
     References:
         Johnson, Alahi, Fei-Fei, "Perceptual Losses for Real-Time Style Transfer and Super-Resolution",
@@ -62,61 +81,50 @@ def perceptual_loss(input: Tensor | Features, target: Tensor | Features, *, extr
 
     Example:
         >>> import torch
-        >>> from imagelosses.backbones import VGGFeatures
-        >>> vgg = VGGFeatures("vgg16", ("relu2_2",), weights=None)
-        >>> float(perceptual_loss(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8), extractor=vgg))
+        >>> float(perceptual_loss(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8), extractor="vgg16-random"))
         0.0
     """
-    layers = check_layers(layers, None, "layers")
-    return perceptual_core(input, target, extractor, layers=layers,
-                       layer_weights=check_layer_weights(layers, layer_weights, 1.0),
-                       criterion=check_option(criterion, "criterion", CRITERIA), reduction=check_reduction(reduction))
+    options = PerceptualOptions.pick(locals())
+    return _perceptual(input, target, resolve_extractor(extractor, options.layers), options)
 
 
 def perceptual_core(input: Tensor | Features, target: Tensor | Features, extractor: torch.nn.Module | None, *,
-                    layers: tuple[str, ...], layer_weights: tuple[float, ...], criterion: str, reduction: str
-                    ) -> Tensor:
+                    layers: tuple[str, ...], layer_weights: Sequence[float], criterion: Criterion,
+                    reduction: Reduction) -> Tensor:
     """The perceptual distance from checked options (the images or feature dicts are checked here): the kernel
     of :func:`perceptual_loss`, shared with the topology loss, which is a perceptual MSE on masks."""
     fi, ft = extract_paired_features(input, target, layers, layers, extractor, "target")
-    total: Tensor | None = None
+    per_layer = []
     for (layer, a), w in zip(fi.items(), layer_weights, strict=True):
         diff = at_least_float32(a) - at_least_float32(ft[layer])
-        per = (diff.square() if criterion == "mse" else diff.abs()).mean(dim=tuple(range(1, diff.ndim))) * w
-        total = per if total is None else total + per
-    return reduce(total, reduction)  # type: ignore[arg-type]
+        values = diff.square() if criterion == "mse" else diff.abs()
+        per_layer.append(values.mean(dim=tuple(range(1, diff.ndim))) * w)
+    return reduce(layer_sum(per_layer), reduction)
 
 
-class PerceptualLoss(FeatureLoss):
-    """Johnson et al.'s feature reconstruction loss; see :func:`imagelosses.losses.style_loss`.
+def _perceptual(input: Tensor | Features, target: Tensor | Features, extractor: torch.nn.Module | None,
+                options: PerceptualOptions) -> Tensor:
+    return perceptual_core(input, target, extractor, layers=options.layers, layer_weights=options.layer_weights,
+                           criterion=options.criterion, reduction=options.reduction)
 
-    ``forward(input, target)``: images ``(N, 3|1, H, W)`` in [0, 1] or feature dicts. Defaults: VGG16
-    relu2_2, mse, ``"mean"`` over the batch; builds a VGG16 with ``weights="imagenet"`` unless
-    ``extractor=`` is given (see the module docstring).
+
+class PerceptualLoss(FeatureLoss[PerceptualOptions]):
+    """Johnson et al.'s feature reconstruction loss; see :func:`perceptual_loss`.
+
+    ``PerceptualLoss(*, extractor=None, layers=("relu2_2",), layer_weights=None, criterion="mse",
+    reduction="mean")``, called as ``loss(input, target)`` on images ``(N, 3|1, H, W)`` in [0, 1] or feature
+    dicts. ``extractor``: a shared :class:`~imagelosses.backbones.vgg.VGGFeatures`, a preset name, or None for
+    ``"vgg16-imagenet"`` (torchvision's download; offline, pass ``"vgg16-oxford"``).
 
     Example:
         >>> import torch
-        >>> from imagelosses.backbones import VGGFeatures
-        >>> loss = PerceptualLoss(extractor=VGGFeatures("vgg16", ("relu2_2",), weights=None))
+        >>> loss = PerceptualLoss(extractor="vgg16-random")
         >>> loss(torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)).shape
         torch.Size([])
     """
 
-    layers: tuple[str, ...]
-    layer_weights: tuple[float, ...]
-    criterion: str
-    reduction: str
-    options = ("layers", "layer_weights", "criterion", "reduction")
-
-    def __init__(self, *, layers: str | Sequence[str] = JOHNSON_CONTENT_LAYERS, layer_weights: LayerWeights = None,
-                 criterion: Criterion = "mse", reduction: Reduction = "mean", extractor: VGGFeatures | None = None,
-                 arch: str = UNSET, weights: Any = UNSET, pooling: str = UNSET) -> None:
-        super().__init__()
-        layers = check_layers(layers, None, "layers")
-        self.set_options(layers=layers,
-                         layer_weights=check_layer_weights(layers, layer_weights, 1.0),
-                         criterion=check_option(criterion, "criterion", CRITERIA), reduction=check_reduction(reduction))
-        self.setup_extractor(layers, extractor, arch, weights, pooling, "vgg16")
+    Options = PerceptualOptions
+    default_extractor = "vgg16-imagenet"
 
     def forward(self, input: Tensor | Features, target: Tensor | Features) -> Tensor:
-        return perceptual_core(input, target, self.extractor, **self.option_values())
+        return _perceptual(input, target, self.extractor, self.current_options())

@@ -11,24 +11,27 @@ with ``set_target``); ``ContentStyleLoss``: ``loss(input, content, style=None, *
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar, Literal, NamedTuple
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
 import torch
 from torch import Tensor
 
-from .._core.checks import check_bool, check_floating, check_ndim, check_number, check_option, fail, fmt_shape
+from .._core.checks import check_bool, check_floating, check_ndim, check_option, fail, fmt_shape
 from .._core.dtypes import at_least_float32
-from .._core.reduction import Reduction, check_reduction, reduce
+from .._core.options import Options, number
+from .._core.reduction import Reduction, reduce
 from ..backbones.feature_loss import (
-    UNSET,
     FeatureLoss,
     Features,
     LayerWeights,
-    check_layer_weights,
+    check_layer_options,
     extract_features,
     extract_paired_features,
+    layer_sum,
+    layer_weights_field,
 )
-from ..backbones.vgg import VGGFeatures, check_layers
+from ..backbones.presets import Extractor, resolve_extractor
 
 __all__ = [
     "GATYS_CONTENT_LAYERS",
@@ -36,11 +39,16 @@ __all__ = [
     "GRAM_NORMALIZATIONS",
     "JOHNSON_STYLE_LAYERS",
     "ContentStyleLoss",
+    "ContentStyleOptions",
     "ContentStyleParts",
     "GramNormalization",
     "StyleLoss",
+    "StyleOptions",
     "TextureLoss",
+    "TextureOptions",
+    "content_style_core",
     "content_style_loss",
+    "gram_loss",
     "gram_matrix",
     "style_loss",
     "texture_loss",
@@ -51,6 +59,49 @@ GATYS_CONTENT_LAYERS: tuple[str, ...] = ("relu4_2",)
 GATYS_STYLE_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 GramNormalization = Literal["chw", "none"]
 GRAM_NORMALIZATIONS: tuple[str, ...] = ("chw", "none")
+
+
+@dataclass(frozen=True)
+class StyleOptions(Options):
+    """The options of :func:`style_loss` and :class:`StyleLoss`: the layers (a tuple once checked), one weight
+    per layer (1 by default) and the reduction."""
+
+    layers: tuple[str, ...] = JOHNSON_STYLE_LAYERS
+    layer_weights: tuple[float, ...] = layer_weights_field()
+    reduction: Reduction = "mean"
+    #: The weight of each layer when ``layer_weights`` is None (None: ``1/L``).
+    default_weight: ClassVar[float | None] = 1.0
+    #: The factor on every layer weight: 1 for Johnson's style loss, ¼ for Gatys's ``E_l``.
+    gram_scale: ClassVar[float] = 1.0
+
+    def validate(self) -> None:
+        check_layer_options(self, "layers", "layer_weights", self.default_weight)
+
+
+@dataclass(frozen=True)
+class TextureOptions(StyleOptions):
+    """The options of :func:`texture_loss` and :class:`TextureLoss`: as :class:`StyleOptions`, with Gatys's
+    layers relu1_1 … relu5_1 and ``w_l = 1/L`` by default (each weight times ¼ inside: ``E_l``)."""
+
+    layers: tuple[str, ...] = GATYS_STYLE_LAYERS
+    default_weight: ClassVar[float | None] = None
+    gram_scale: ClassVar[float] = 0.25
+
+
+@dataclass(frozen=True)
+class ContentStyleOptions(Options):
+    """The options of :func:`content_style_loss` and :class:`ContentStyleLoss`."""
+
+    content_layers: tuple[str, ...] = GATYS_CONTENT_LAYERS
+    style_layers: tuple[str, ...] = GATYS_STYLE_LAYERS
+    style_layer_weights: tuple[float, ...] = layer_weights_field()
+    content_weight: float = number(1.0, low=0.0)
+    style_weight: float = number(1e3, low=0.0)
+    reduction: Reduction = "mean"
+
+    def validate(self) -> None:
+        check_layer_options(self, "content_layers", None, None)
+        check_layer_options(self, "style_layers", "style_layer_weights", None)
 
 
 class ContentStyleParts(NamedTuple):
@@ -120,20 +171,19 @@ def _target_grams(target: Tensor | Features | None, target_grams: Features | Non
 def _gram_distance(input_feats: dict[str, Tensor], grams: dict[str, Tensor], weights: list[float],
                    name: str) -> Tensor:
     """Σ_l w_l ‖G_l(input) − A_l‖²_F per sample, with Johnson-normalised Grams; A_l of batch 1 broadcasts."""
-    total: Tensor | None = None
+    terms = []
     for (layer, feats), w in zip(input_feats.items(), weights, strict=True):
         g = gram_matrix(feats)
         a = grams[layer]
         if a.ndim != 3 or a.shape[1:] != g.shape[1:] or a.shape[0] not in (1, g.shape[0]):
             fail(f"{name}[{layer!r}]", f"Gram matrices of shape (1 or {g.shape[0]}, {g.shape[1]}, {g.shape[2]})",
                  f"shape {fmt_shape(a.shape)}")
-        term = (g - at_least_float32(a)).square().sum(dim=(1, 2)) * w
-        total = term if total is None else total + term
-    return total  # type: ignore[return-value]
+        terms.append((g - at_least_float32(a)).square().sum(dim=(1, 2)) * w)
+    return layer_sum(terms)
 
 
 def style_loss(input: Tensor | Features, target: Tensor | Features | None = None, *,
-               target_grams: Features | None = None, extractor: torch.nn.Module | None = None,
+               target_grams: Features | None = None, extractor: Extractor = None,
                layers: str | Sequence[str] = JOHNSON_STYLE_LAYERS, layer_weights: LayerWeights = None,
                reduction: Reduction = "mean") -> Tensor:
     """Johnson et al.'s style reconstruction loss.
@@ -152,24 +202,23 @@ def style_loss(input: Tensor | Features, target: Tensor | Features | None = None
     References:
         Johnson, Alahi, Fei-Fei, arXiv 1603.08155; Gatys, Ecker, Bethge, arXiv 1505.07376.
     """
-    layers = check_layers(layers, None, "layers")
-    weights = check_layer_weights(layers, layer_weights, 1.0)
-    return _gram_loss(input, target, target_grams, extractor, layers=layers, layer_weights=weights,
-                      reduction=check_reduction(reduction))
+    options = StyleOptions.pick(locals())
+    return gram_loss(input, target, target_grams, resolve_extractor(extractor, options.layers), options)
 
 
-def _gram_loss(input: Tensor | Features, target: Tensor | Features | None, target_grams: Features | None,
-               extractor: torch.nn.Module | None, *, layers: tuple[str, ...], layer_weights: Sequence[float],
-               reduction: str) -> Tensor:
-    """``Σ_l w_l ‖G_l(input) − A_l‖²_F`` per sample, reduced: the style loss, and the texture loss with ``w_l/4``."""
-    grams = _target_grams(target, target_grams, layers, extractor, "target", "target_grams")
-    fi = extract_features(input, layers, extractor, "input")
-    distance = _gram_distance(fi, grams, list(layer_weights), "target_grams" if target is None else "target")
-    return reduce(distance, reduction)
+def gram_loss(input: Tensor | Features, target: Tensor | Features | None, target_grams: Features | None,
+              extractor: torch.nn.Module | None, options: StyleOptions) -> Tensor:
+    """``Σ_l w_l ‖G_l(input) − A_l‖²_F`` per sample, reduced, from checked options: the style loss, and the
+    texture loss (``TextureOptions``: each ``w_l`` times ¼)."""
+    grams = _target_grams(target, target_grams, options.layers, extractor, "target", "target_grams")
+    fi = extract_features(input, options.layers, extractor, "input")
+    weights = [w * options.gram_scale for w in options.layer_weights]
+    distance = _gram_distance(fi, grams, weights, "target_grams" if target is None else "target")
+    return reduce(distance, options.reduction)
 
 
 def texture_loss(input: Tensor | Features, target: Tensor | Features | None = None, *,
-                 target_grams: Features | None = None, extractor: torch.nn.Module | None = None,
+                 target_grams: Features | None = None, extractor: Extractor = None,
                  layers: str | Sequence[str] = GATYS_STYLE_LAYERS, layer_weights: LayerWeights = None,
                  reduction: Reduction = "mean") -> Tensor:
     """Gatys et al.'s texture (style) loss ``L_style = Σ_l w_l E_l``.
@@ -196,14 +245,12 @@ def texture_loss(input: Tensor | Features, target: Tensor | Features | None = No
         Gatys, Ecker, Bethge, "Texture Synthesis Using Convolutional Neural Networks", NeurIPS 2015,
         arXiv 1505.07376: ``E_l``, the Gram matrices, and the conv1_1/pool1–pool4 layers.
     """
-    layers = check_layers(layers, None, "layers")
-    weights = [w / 4 for w in check_layer_weights(layers, layer_weights, 1.0 / len(layers))]
-    return _gram_loss(input, target, target_grams, extractor, layers=layers, layer_weights=weights,
-                      reduction=check_reduction(reduction))
+    options = TextureOptions.pick(locals())
+    return gram_loss(input, target, target_grams, resolve_extractor(extractor, options.layers), options)
 
 
 def content_style_loss(input: Tensor | Features, content: Tensor | Features, style: Tensor | Features | None = None,
-                       *, style_grams: Features | None = None, extractor: torch.nn.Module | None = None,
+                       *, style_grams: Features | None = None, extractor: Extractor = None,
                        content_layers: str | Sequence[str] = GATYS_CONTENT_LAYERS,
                        style_layers: str | Sequence[str] = GATYS_STYLE_LAYERS,
                        style_layer_weights: LayerWeights = None, content_weight: float = 1.0,
@@ -224,76 +271,48 @@ def content_style_loss(input: Tensor | Features, content: Tensor | Features, sty
         Gatys, Ecker, Bethge, "Image Style Transfer Using Convolutional Neural Networks", CVPR 2016
         (precursor: "A Neural Algorithm of Artistic Style", arXiv 1508.06576).
     """
-    content_layers = check_layers(content_layers, None, "content_layers")
-    style_layers = check_layers(style_layers, None, "style_layers")
+    options = ContentStyleOptions.pick(locals())
     check_bool(return_parts, "return_parts")
-    return _content_style(input, content, style, style_grams, extractor, **_check_content_style_options(
-        content_layers, style_layers, style_layer_weights, content_weight, style_weight, reduction),
-        return_parts=return_parts)
+    vgg = resolve_extractor(extractor, tuple(dict.fromkeys(options.content_layers + options.style_layers)))
+    return content_style_core(input, content, style, style_grams, vgg, options, return_parts=return_parts)
 
 
-def _check_content_style_options(content_layers: tuple[str, ...], style_layers: tuple[str, ...],
-                                 style_layer_weights: LayerWeights, content_weight: float, style_weight: float,
-                                 reduction: str) -> dict[str, Any]:
-    return {"content_layers": content_layers, "style_layers": style_layers,
-            "style_layer_weights": check_layer_weights(style_layers, style_layer_weights, 1.0 / len(style_layers),
-                                                       "style_layer_weights"),
-            "content_weight": check_number(content_weight, "content_weight", low=0.0),
-            "style_weight": check_number(style_weight, "style_weight", low=0.0),
-            "reduction": check_reduction(reduction)}
-
-
-def _content_style(input: Tensor | Features, content: Tensor | Features, style: Tensor | Features | None,
-                   style_grams: Features | None, extractor: torch.nn.Module | None, *,
-                   content_layers: tuple[str, ...], style_layers: tuple[str, ...],
-                   style_layer_weights: tuple[float, ...], content_weight: float, style_weight: float,
-                   reduction: str, return_parts: bool) -> Tensor | ContentStyleParts:
+def content_style_core(input: Tensor | Features, content: Tensor | Features, style: Tensor | Features | None,
+                       style_grams: Features | None, extractor: torch.nn.Module | None,
+                       options: ContentStyleOptions, *, return_parts: bool = False) -> Tensor | ContentStyleParts:
+    """Gatys's ``α L_content + β L_style`` from checked options (the kernel of :func:`content_style_loss`)."""
+    content_layers, style_layers = options.content_layers, options.style_layers
     all_layers = tuple(dict.fromkeys(content_layers + style_layers))
     fi, fc = extract_paired_features(input, content, all_layers, content_layers, extractor, "content")
-    content_value: Tensor | None = None
-    for layer in content_layers:
-        term = 0.5 * (at_least_float32(fi[layer]) - at_least_float32(fc[layer])).square().flatten(1).sum(dim=1)
-        content_value = term if content_value is None else content_value + term
+    content_value = layer_sum([
+        0.5 * (at_least_float32(fi[layer]) - at_least_float32(fc[layer])).square().flatten(1).sum(dim=1)
+        for layer in content_layers])
     grams = _target_grams(style, style_grams, style_layers, extractor, "style", "style_grams")
-    style_value = _gram_distance({k: fi[k] for k in style_layers}, grams, [w / 4 for w in style_layer_weights],
+    style_value = _gram_distance({k: fi[k] for k in style_layers}, grams,
+                                 [w / 4 for w in options.style_layer_weights],
                                  "style_grams" if style is None else "style")
-    total = content_weight * content_value + style_weight * style_value  # type: ignore[operator]
+    total = options.content_weight * content_value + options.style_weight * style_value
     if return_parts:
-        return ContentStyleParts(reduce(total, reduction), reduce(content_value, reduction),  # type: ignore[arg-type]
-                                 reduce(style_value, reduction))
-    return reduce(total, reduction)
+        return ContentStyleParts(reduce(total, options.reduction), reduce(content_value, options.reduction),
+                                 reduce(style_value, options.reduction))
+    return reduce(total, options.reduction)
 
 
-class _CachedGramLoss(FeatureLoss):
+GramOptionsT = TypeVar("GramOptionsT", bound=StyleOptions)
+
+
+class _CachedGramLoss(FeatureLoss[GramOptionsT], Generic[GramOptionsT]):
     """The shared shell of :class:`StyleLoss` and :class:`TextureLoss`: a Gram loss whose target may be a
     fixed image cached once (stateful: :meth:`set_target` keeps its Grams as non-persistent buffers)."""
 
-    layers: tuple[str, ...]
-    layer_weights: tuple[float, ...]
-    reduction: str
-    options = ("layers", "layer_weights", "reduction")
     paired_target = False
-    #: The factor on each layer weight: 1 for Johnson's style loss, ¼ for Gatys's ``E_l``.
-    gram_scale: float = 1.0
 
-    #: Defaults of the subclass: its layers, its layer weight (None: 1/L) and the VGG it builds.
-    default_layers: ClassVar[tuple[str, ...]]
-    default_weight: ClassVar[float | None]
-    default_arch: ClassVar[str]
-
-    def __init__(self, *, layers: str | Sequence[str] | None = None, layer_weights: LayerWeights = None,
-                 reduction: Reduction = "mean", extractor: VGGFeatures | None = None, arch: str = UNSET,
-                 weights: Any = UNSET, pooling: str = UNSET) -> None:
-        super().__init__()
-        checked = check_layers(self.default_layers if layers is None else layers, None, "layers")
-        default = 1.0 / len(checked) if self.default_weight is None else self.default_weight
-        self.set_options(layers=checked, reduction=check_reduction(reduction),
-                         layer_weights=check_layer_weights(checked, layer_weights, default))
-        self.setup_extractor(checked, extractor, arch, weights, pooling, self.default_arch)
+    def __init__(self, *, extractor: Extractor = None, **options: Any) -> None:
+        super().__init__(extractor=extractor, **options)
         self._cached: tuple[str, ...] = ()
 
     @torch.no_grad()
-    def set_target(self, target: Tensor | Features) -> _CachedGramLoss:
+    def set_target(self, target: Tensor | Features) -> _CachedGramLoss[GramOptionsT]:
         """Compute and cache the Gram matrices of a fixed style image (or its feature dict); returns self."""
         feats = extract_features(target, self.required_layers, self.extractor, "target", target=True)
         for layer, f in feats.items():
@@ -320,79 +339,74 @@ class _CachedGramLoss(FeatureLoss):
         grams = self.target_grams if target is None else None
         if target is None and grams is None:
             fail("target", "a style image or feature dict (or call set_target first)", "None")
-        return _gram_loss(input, target, grams, self.extractor, layers=self.layers,
-                          layer_weights=[w * self.gram_scale for w in self.layer_weights], reduction=self.reduction)
+        return gram_loss(input, target, grams, self.extractor, self.current_options())
 
 
-class StyleLoss(_CachedGramLoss):
+class StyleLoss(_CachedGramLoss[StyleOptions]):
     """Johnson et al.'s style loss ``Σ_j ‖G_j(ŷ) − G_j(y)‖²_F``; see :func:`style_loss`.
 
-    ``forward(input, target=None)``. A fixed style image is set once with :meth:`set_target`: its Grams
+    ``StyleLoss(*, extractor=None, layers=JOHNSON_STYLE_LAYERS, layer_weights=None, reduction="mean")``, called
+    as ``loss(input, target=None)``. A fixed style image is set once with :meth:`set_target`: its Grams
     are computed under ``no_grad`` and kept as (non-persistent) buffers, and ``forward(input)`` then
     reuses them; a ``target`` given to ``forward`` takes precedence. Defaults: VGG16 relu1_2, relu2_2,
-    relu3_3, relu4_3, weight 1 each, ``"mean"`` over the batch; ``weights="imagenet"`` unless
-    ``extractor=`` is given.
+    relu3_3, relu4_3, weight 1 each, ``"mean"`` over the batch; ``extractor``: a shared ``VGGFeatures``, a
+    preset name, or None for ``"vgg16-imagenet"`` (offline: ``"vgg16-oxford"``).
+
+    Example:
+        >>> loss = StyleLoss(extractor="vgg16-random", layers=("relu1_2",)).set_target(torch.rand(1, 3, 8, 8))
+        >>> loss(torch.rand(2, 3, 8, 8)).shape
+        torch.Size([])
     """
 
-    default_layers = JOHNSON_STYLE_LAYERS
-    default_weight = 1.0
-    default_arch = "vgg16"
+    Options = StyleOptions
+    default_extractor = "vgg16-imagenet"
 
 
-class TextureLoss(_CachedGramLoss):
+class TextureLoss(_CachedGramLoss[TextureOptions]):
     """Gatys et al.'s texture/style loss ``Σ_l w_l E_l``; see :func:`texture_loss`.
 
     Like :class:`StyleLoss` (``set_target`` caches the texture's Grams), with ``E_l = 1/(4N²M²)Σ(G − A)²``
     and ``w_l = 1/L``. Defaults: relu1_1 … relu5_1 of VGG19, ``w_l = 1/5``, the choice of the CVPR 2016
-    style-transfer paper (its ImageNet weights need torchvision's download — offline, pass
-    ``extractor=VGGFeatures("vgg16", ..., weights="oxford")``). The texture paper matched conv1_1 and
-    pool1–pool4 instead: ``layers=("conv1_1", "pool1", "pool2", "pool3", "pool4")`` (see
-    :func:`texture_loss` on why ``"relu1_1"`` reads its conv1_1 more faithfully).
+    style-transfer paper; ``extractor=None`` builds ``"vgg19-imagenet"`` (torchvision's download — offline,
+    pass ``extractor="vgg16-oxford"``). Gatys's average pooling: pass ``extractor=VGGFeatures("vgg19", layers,
+    pooling="avg")``. The texture paper matched conv1_1 and pool1–pool4 instead: ``layers=("conv1_1",
+    "pool1", "pool2", "pool3", "pool4")`` (see :func:`texture_loss` on why ``"relu1_1"`` reads its conv1_1
+    more faithfully).
 
     References:
         Gatys, Ecker, Bethge, "Image Style Transfer Using Convolutional Neural Networks", CVPR 2016
         (precursor: arXiv 1508.06576); "Texture Synthesis Using Convolutional Neural Networks", arXiv 1505.07376.
     """
 
-    gram_scale = 0.25
-    default_layers = GATYS_STYLE_LAYERS
-    default_weight = None  # 1/L
-    default_arch = "vgg19"
+    Options = TextureOptions
+    default_extractor = "vgg19-imagenet"
 
 
-class ContentStyleLoss(FeatureLoss):
+class ContentStyleLoss(FeatureLoss[ContentStyleOptions]):
     """Gatys et al.'s ``α L_content + β L_style``; see :func:`content_style_loss`.
 
-    ``forward(input, content, style=None, *, return_parts=False)``; :meth:`set_style` caches the Grams of
-    a fixed style image. Defaults: content relu4_2, style relu1_1 … relu5_1 (w_l = 1/5), α = 1, β = 1e3,
-    VGG19 with ``weights="imagenet"`` unless ``extractor=`` is given. ``return_parts=True`` returns
+    ``ContentStyleLoss(*, extractor=None, content_layers=("relu4_2",), style_layers=GATYS_STYLE_LAYERS,
+    style_layer_weights=None, content_weight=1.0, style_weight=1e3, reduction="mean")``, called as
+    ``loss(input, content, style=None, *, return_parts=False)``; :meth:`set_style` caches the Grams of
+    a fixed style image. Defaults: content relu4_2, style relu1_1 … relu5_1 (w_l = 1/5), α = 1, β = 1e3;
+    ``extractor=None`` builds ``"vgg19-imagenet"``. ``return_parts=True`` returns
     :class:`~imagelosses.losses.style.ContentStyleParts`.
     """
 
-    content_layers: tuple[str, ...]
-    style_layers: tuple[str, ...]
-    style_layer_weights: tuple[float, ...]
-    content_weight: float
-    style_weight: float
-    reduction: str
-    options = ("content_layers", "style_layers", "style_layer_weights", "content_weight", "style_weight", "reduction")
+    Options = ContentStyleOptions
+    default_extractor = "vgg19-imagenet"
 
-    def __init__(self, *, content_layers: str | Sequence[str] = GATYS_CONTENT_LAYERS,
-                 style_layers: str | Sequence[str] = GATYS_STYLE_LAYERS, style_layer_weights: LayerWeights = None,
-                 content_weight: float = 1.0, style_weight: float = 1e3, reduction: Reduction = "mean",
-                 extractor: VGGFeatures | None = None, arch: str = UNSET, weights: Any = UNSET,
-                 pooling: str = UNSET) -> None:
-        super().__init__()
-        content = check_layers(content_layers, None, "content_layers")
-        style = check_layers(style_layers, None, "style_layers")
-        self.set_options(**_check_content_style_options(content, style, style_layer_weights, content_weight,
-                                                        style_weight, reduction))
-        self.setup_extractor(tuple(dict.fromkeys(content + style)), extractor, arch, weights, pooling, "vgg19")
-        self._style = TextureLoss(layers=style, extractor=self.extractor)  # holds the cached style Grams
+    def __init__(self, *, extractor: Extractor = None, **options: Any) -> None:
+        super().__init__(extractor=extractor, **options)
+        self._style = TextureLoss(layers=self.style_layers, extractor=self.extractor)  # holds the cached Grams
+
+    @property
+    def required_layers(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.options.content_layers + self.options.style_layers))
 
     @property
     def target_layers(self) -> tuple[str, ...]:
-        return self.content_layers
+        return self.options.content_layers
 
     @property
     def has_style(self) -> bool:
@@ -409,5 +423,5 @@ class ContentStyleLoss(FeatureLoss):
         grams = self._style.target_grams if style is None else None
         if style is None and grams is None:
             fail("style", "a style image or feature dict (or call set_style first)", "None")
-        return _content_style(input, content, style, grams, self.extractor, return_parts=return_parts,
-                              **self.option_values())
+        return content_style_core(input, content, style, grams, self.extractor, self.current_options(),
+                                  return_parts=return_parts)

@@ -1,5 +1,4 @@
-"""Mosinska et al.'s topology-aware loss for thin structures, its pixel + topology combination, and the
-paper's iterative refinement.
+"""Mosinska et al.'s topology-aware loss for thin structures and its pixel + topology combination.
 
 - :func:`topology_loss` / :class:`TopologyLoss`: VGG feature maps of the predicted **probability map** and
   of the true mask compared layer by layer (a :class:`~imagelosses.backbones.feature_loss.FeatureLoss`, so
@@ -7,8 +6,8 @@ paper's iterative refinement.
   :class:`~imagelosses.losses.combined.CombinedFeatureLoss`'s single pass).
 - :func:`topology_aware_loss` / :class:`TopologyAwareLoss`: a pixel loss on the **logits** (binary
   cross-entropy by default) plus ``μ ·`` the topology loss on ``sigmoid(logits)``.
-- :func:`refinement_weights`, :func:`iterative_refinement`, :func:`refinement_loss`: the network re-applied
-  K times to ``image ⊕ previous prediction``, from an empty map, the step losses weighted ``k/Z``.
+
+The paper's iterative refinement (the network re-applied K times) is in :mod:`imagelosses.losses.refinement`.
 
 Which signature takes what: ``topology_loss``/``TopologyLoss`` take probabilities in [0, 1]
 (``check_range=True`` refuses anything else, e.g. logits passed by mistake); ``topology_aware_loss``/
@@ -17,13 +16,14 @@ Which signature takes what: ``topology_loss``/``TopologyLoss`` take probabilitie
 
 Default layers (``layers=None``), as public reproductions of the paper: ``conv1_2, conv2_2, conv3_4`` of
 VGG19 (the paper's network); with a VGG16 extractor, the analogue ``conv1_2, conv2_2, conv3_3``. Offline
-only VGG16 weights exist (``weights="oxford"``), so offline the loss runs on the VGG16 analogue, not on the
-paper's network. ``conv`` taps are pre-activation maps.
+only VGG16 weights exist (``extractor="vgg16-oxford"``), so offline the loss runs on the VGG16 analogue, not
+on the paper's network. ``conv`` taps are pre-activation maps.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import torch
@@ -32,11 +32,8 @@ from torch import Tensor, nn
 from .._core.checks import (
     check_bool,
     check_floating,
-    check_int,
     check_ndim,
     check_nonempty,
-    check_number,
-    check_option,
     check_prediction,
     check_same_shape,
     eager,
@@ -45,26 +42,36 @@ from .._core.checks import (
     require_finite,
 )
 from .._core.dtypes import at_least_float32
-from .._core.module import Loss
-from .._core.reduction import Reduction, check_reduction, reduce
-from ..backbones.feature_loss import UNSET, FeatureLoss, Features, LayerWeights, check_layer_weights
-from ..backbones.vgg import ARCHS, VGGFeatures, check_layers
+from .._core.module import OptionsLoss
+from .._core.options import Options, number
+from .._core.reduction import Reduction, reduce
+from ..backbones.feature_loss import (
+    FeatureLoss,
+    Features,
+    LayerWeights,
+    add_extractor_parameter,
+    check_layer_options,
+    layer_weights_field,
+)
+from ..backbones.presets import Extractor, extractor_arch, resolve_extractor
+from ..backbones.vgg import VGGFeatures, check_layers
 from ..backbones.weights import layer_names
 from .perceptual import perceptual_core
-from .segmentation import check_binary_values, pixel_cross_entropy
+from .segmentation import CrossEntropyOptions, check_binary_values, cross_entropy_core
 
 __all__ = [
     "MOSINSKA_LAYERS",
     "MOSINSKA_MU",
-    "RefinementParts",
     "TopologyAwareLoss",
+    "TopologyAwareOptions",
     "TopologyLoss",
+    "TopologyOptions",
     "TopologyParts",
-    "iterative_refinement",
+    "mosinska_layers",
     "receptive_field",
-    "refinement_loss",
-    "refinement_weights",
+    "topology_aware_core",
     "topology_aware_loss",
+    "topology_core",
     "topology_loss",
 ]
 
@@ -90,13 +97,35 @@ def receptive_field(arch: str, layer: str) -> int:
     return size
 
 
-def _default_layers(layers: str | Sequence[str] | None, arch: str | None) -> tuple[str, ...]:
-    if layers is not None:
-        return check_layers(layers, arch, "layers")
+def mosinska_layers(layers: str | Sequence[str] | None, arch: str | None) -> str | Sequence[str] | None:
+    """``layers`` as given (checked to be layers of ``arch`` when there is one), or for None Mosinska's layers of
+    ``arch`` (None without an arch: the options then refuse it, as feature dicts leave no extractor to pick
+    them)."""
     if arch is None:
+        return layers
+    return MOSINSKA_LAYERS[arch] if layers is None else check_layers(layers, arch, "layers")
+
+
+def _check_topology_layers(options: TopologyOptions | TopologyAwareOptions) -> None:
+    if options.layers is None:
         fail("layers", "layer names when the inputs are feature dicts (no extractor to pick Mosinska's layers)",
              "None")
-    return MOSINSKA_LAYERS[arch]
+    check_layer_options(options, "layers", "layer_weights", 1.0)
+
+
+@dataclass(frozen=True)
+class TopologyOptions(Options):
+    """The options of :func:`topology_loss` and :class:`TopologyLoss`: the layers (None: Mosinska's for the
+    extractor's arch, filled in before the options are built), one weight per layer (1 by default), the
+    reduction and ``check_range``."""
+
+    layers: tuple[str, ...] = layer_weights_field()
+    layer_weights: tuple[float, ...] = layer_weights_field()
+    reduction: Reduction = "mean"
+    check_range: bool = False
+
+    def validate(self) -> None:
+        _check_topology_layers(self)
 
 
 def _check_map(x: Tensor, name: str, what: str, extractor: VGGFeatures | None, layers: tuple[str, ...]) -> None:
@@ -123,7 +152,7 @@ def _check_probabilities(x: Tensor, name: str, hint: str) -> None:
             fail(name, f"probabilities in [0, 1] ({hint})", f"values in [{lo:.4g}, {hi:.4g}]")
 
 
-def topology_loss(input: Tensor | Features, target: Tensor | Features, *, extractor: VGGFeatures | None = None,
+def topology_loss(input: Tensor | Features, target: Tensor | Features, *, extractor: Extractor = None,
                   layers: str | Sequence[str] | None = None, layer_weights: LayerWeights = None,
                   reduction: Reduction = "mean", check_range: bool = False) -> Tensor:
     """Mosinska et al.'s topology loss: VGG feature maps of a probability map against those of the mask.
@@ -144,9 +173,10 @@ def topology_loss(input: Tensor | Features, target: Tensor | Features, *, extrac
         input: the predicted probability map ``(N, 1, H, W)`` in [0, 1] (not logits: ``check_range=True``
             refuses values outside [0, 1]), or its feature dict.
         target: the true mask ``(N, 1, H, W)`` in [0, 1] (checked in eager mode), or its feature dict.
-        extractor: the :class:`~imagelosses.backbones.vgg.VGGFeatures` for image arguments.
+        extractor: the backbone for image arguments: a :class:`~imagelosses.backbones.vgg.VGGFeatures`, or a
+            preset name (``"vgg16-oxford"``, ``"vgg19-imagenet"``, ...; built on every call); None: feature dicts.
         layers: default (None) Mosinska's layers for the extractor's arch: VGG19 ``conv1_2, conv2_2,
-            conv3_4``; VGG16 ``conv1_2, conv2_2, conv3_3`` (the offline case, ``weights="oxford"``).
+            conv3_4``; VGG16 ``conv1_2, conv2_2, conv3_3`` (the offline case, ``"vgg16-oxford"``).
         layer_weights: one non-negative weight per layer (sequence or dict), default 1.
         reduction: ``"none"`` → ``(N,)``, ``"mean"`` (over the batch), ``"sum"``.
         check_range: refuse an ``input`` outside [0, 1] (reads the values: eager only).
@@ -166,20 +196,20 @@ def topology_loss(input: Tensor | Features, target: Tensor | Features, *, extrac
 
     Example:
         >>> from imagelosses.backbones import VGGFeatures
-        >>> vgg = VGGFeatures("vgg16", ("conv1_2", "conv2_2"), weights=None)  # weights="oxford" for real use
+        >>> vgg = VGGFeatures("vgg16", ("conv1_2", "conv2_2"), weights=None)  # "vgg16-oxford" for real use
         >>> mask = torch.zeros(1, 1, 16, 16); mask[..., 8, :] = 1
         >>> float(topology_loss(mask, mask, extractor=vgg, layers=("conv1_2", "conv2_2")))
         0.0
     """
-    arch = extractor.arch if isinstance(extractor, VGGFeatures) else None
-    resolved = _default_layers(layers, arch)
-    weights = check_layer_weights(resolved, layer_weights, 1.0)
-    return _topology(input, target, extractor, layers=resolved, layer_weights=weights,
-                     reduction=check_reduction(reduction), check_range=check_bool(check_range, "check_range"))
+    layers = mosinska_layers(layers, extractor_arch(extractor))
+    options = TopologyOptions.pick(locals())
+    return _topology(input, target, resolve_extractor(extractor, options.layers), options)
 
 
-def _topology(input: Tensor | Features, target: Tensor | Features, extractor: nn.Module | None, *,
-              layers: tuple[str, ...], layer_weights: tuple[float, ...], reduction: str, check_range: bool) -> Tensor:
+def topology_core(input: Tensor | Features, target: Tensor | Features, extractor: nn.Module | None, *,
+                  layers: tuple[str, ...], layer_weights: Sequence[float], reduction: Reduction,
+                  check_range: bool) -> Tensor:
+    """The topology loss from checked options (the maps or feature dicts are checked here)."""
     vgg = extractor if isinstance(extractor, VGGFeatures) else None
     if isinstance(input, Tensor):
         _check_map(input, "input", "a probability map", vgg, layers)
@@ -191,52 +221,40 @@ def _topology(input: Tensor | Features, target: Tensor | Features, extractor: nn
             check_same_shape(target, "target", input, "input")
         check_binary_values(target, torch.ones_like(target, dtype=torch.bool))
     return perceptual_core(input, target, extractor, layers=layers, layer_weights=layer_weights, criterion="mse",
-                       reduction=reduction)
+                           reduction=reduction)
 
 
-def _resolve_arch(extractor: VGGFeatures | None, arch: Any, weights: Any) -> Any:
-    """The arch whose default layers apply: the extractor's, the one asked for, VGG16 for the Oxford
-    weights (no VGG19 exists offline), else VGG19 (the paper's)."""
-    if isinstance(extractor, VGGFeatures):
-        return extractor.arch
-    if arch is not UNSET:
-        return arch
-    return "vgg16" if isinstance(weights, str) and weights == "oxford" else "vgg19"
+def _topology(input: Tensor | Features, target: Tensor | Features, extractor: nn.Module | None,
+              options: TopologyOptions) -> Tensor:
+    return topology_core(input, target, extractor, layers=options.layers, layer_weights=options.layer_weights,
+                         reduction=options.reduction, check_range=options.check_range)
 
 
-class TopologyLoss(FeatureLoss):
+class TopologyLoss(FeatureLoss[TopologyOptions]):
     """Mosinska et al.'s topology loss on a probability map; see :func:`topology_loss`.
 
-    ``forward(input, target)``: probability map and mask ``(N, 1, H, W)``, or their feature dicts (as
-    :class:`~imagelosses.losses.combined.CombinedFeatureLoss` passes them). Without ``extractor=`` it builds
-    VGG19 with ``weights="imagenet"`` (the paper's network; torchvision's download) and the layers
-    ``conv1_2, conv2_2, conv3_4``; ``weights="oxford"`` builds VGG16 (offline) with ``conv1_2, conv2_2,
-    conv3_3``; an extractor given decides the arch.
+    ``TopologyLoss(*, extractor=None, layers=None, layer_weights=None, reduction="mean", check_range=False)``,
+    called as ``loss(input, target)``: probability map and mask ``(N, 1, H, W)``, or their feature dicts (as
+    :class:`~imagelosses.losses.combined.CombinedFeatureLoss` passes them). ``extractor=None`` builds
+    ``"vgg19-imagenet"`` (the paper's network; torchvision's download) with the layers ``conv1_2, conv2_2,
+    conv3_4``; ``extractor="vgg16-oxford"`` builds VGG16 (offline) with ``conv1_2, conv2_2, conv3_3``; an
+    extractor given decides the arch.
 
     Example:
-        >>> from imagelosses.backbones import VGGFeatures
-        >>> loss = TopologyLoss(extractor=VGGFeatures("vgg16", ("conv2_2",), weights=None), layers="conv2_2")
+        >>> loss = TopologyLoss(extractor="vgg16-random", layers="conv2_2")
         >>> loss(torch.rand(2, 1, 16, 16), torch.ones(2, 1, 16, 16)).shape
         torch.Size([])
     """
 
-    options = ("layers", "layer_weights", "reduction", "check_range")
+    Options = TopologyOptions
+    default_extractor = "vgg19-imagenet"
 
-    def __init__(self, *, layers: str | Sequence[str] | None = None, layer_weights: LayerWeights = None,
-                 reduction: Reduction = "mean", check_range: bool = False, extractor: VGGFeatures | None = None,
-                 arch: str = UNSET, weights: Any = UNSET, pooling: str = UNSET) -> None:
-        super().__init__()
-        if extractor is None and arch is not UNSET:
-            check_option(arch, "arch", ARCHS)
-        which = _resolve_arch(extractor, arch, weights)
-        resolved = _default_layers(layers, which)
-        self.set_options(layers=resolved,
-                         layer_weights=check_layer_weights(resolved, layer_weights, 1.0),
-                         reduction=check_reduction(reduction), check_range=check_bool(check_range, "check_range"))
-        self.setup_extractor(resolved, extractor, arch if extractor is not None else which, weights, pooling, "vgg19")
+    def __init__(self, *, extractor: Extractor = None, **options: Any) -> None:
+        options["layers"] = mosinska_layers(options.get("layers"), extractor_arch(extractor, self.default_extractor))
+        super().__init__(extractor=extractor, **options)
 
     def forward(self, input: Tensor | Features, target: Tensor | Features) -> Tensor:
-        return _topology(input, target, self.extractor, **self.option_values())
+        return _topology(input, target, self.extractor, self.current_options())
 
 
 # ------------------------------------------------------------------------------------- pixel + topology
@@ -249,18 +267,31 @@ class TopologyParts(NamedTuple):
 
 
 PixelLoss = Callable[[Tensor, Tensor], Tensor]
+#: The default pixel term, binary cross-entropy from logits per pixel (built once: ``forward`` stays compilable).
+_PER_PIXEL_BCE = CrossEntropyOptions(reduction="none")
 
 
-def _check_aware_options(mu: float, pixel_loss: PixelLoss | None, reduction: str, check_finite: bool
-                         ) -> dict[str, Any]:
-    if pixel_loss is not None and not callable(pixel_loss):
-        fail("pixel_loss", "None (binary cross-entropy from logits) or a loss on (logits, target) such as "
-             "DiceLoss()", type(pixel_loss).__name__, exc=TypeError)
-    return {"mu": check_number(mu, "mu", low=0.0), "pixel_loss": pixel_loss,
-            "reduction": check_reduction(reduction), "check_finite": check_bool(check_finite, "check_finite")}
+@dataclass(frozen=True)
+class TopologyAwareOptions(Options):
+    """The options of :func:`topology_aware_loss` and :class:`TopologyAwareLoss`: μ, the pixel loss (None:
+    BCE from logits), the topology term's layers and layer weights (as :class:`TopologyOptions`), the
+    reduction and ``check_finite``."""
+
+    mu: float = number(MOSINSKA_MU, low=0.0)
+    pixel_loss: PixelLoss | None = None
+    layers: tuple[str, ...] = layer_weights_field()
+    layer_weights: tuple[float, ...] = layer_weights_field()
+    reduction: Reduction = "mean"
+    check_finite: bool = False
+
+    def validate(self) -> None:
+        if self.pixel_loss is not None and not callable(self.pixel_loss):
+            fail("pixel_loss", "None (binary cross-entropy from logits) or a loss on (logits, target) such as "
+                 "DiceLoss()", type(self.pixel_loss).__name__, exc=TypeError)
+        _check_topology_layers(self)
 
 
-def topology_aware_loss(input: Tensor, target: Tensor, *, extractor: VGGFeatures | None = None,
+def topology_aware_loss(input: Tensor, target: Tensor, *, extractor: Extractor = None,
                         mu: float = MOSINSKA_MU, pixel_loss: PixelLoss | None = None,
                         layers: str | Sequence[str] | None = None, layer_weights: LayerWeights = None,
                         reduction: Reduction = "mean", return_parts: bool = False,
@@ -283,7 +314,8 @@ def topology_aware_loss(input: Tensor, target: Tensor, *, extractor: VGGFeatures
     Args:
         input: logits ``(N, 1, H, W)``.
         target: mask ``(N, 1, H, W)`` in [0, 1].
-        extractor: the shared :class:`~imagelosses.backbones.vgg.VGGFeatures`.
+        extractor: the shared :class:`~imagelosses.backbones.vgg.VGGFeatures`, or a preset name (built on every
+            call).
         mu: weight μ ≥ 0 of the topology term (0.1 in public reproductions, for torchvision-scale
             features; far smaller with the Oxford weights, whose features are ~255× larger).
         pixel_loss: None (BCE from logits) or a loss module/function on ``(logits, target)``.
@@ -298,17 +330,17 @@ def topology_aware_loss(input: Tensor, target: Tensor, *, extractor: VGGFeatures
     References:
         Mosinska et al., arXiv 1712.02190.
     """
-    options = _check_aware_options(mu, pixel_loss, reduction, check_finite)
-    arch = extractor.arch if isinstance(extractor, VGGFeatures) else None
-    resolved = _default_layers(layers, arch)
-    weights = check_layer_weights(resolved, layer_weights, 1.0)
-    return _topology_aware(input, target, extractor, layers=resolved, layer_weights=weights,
-                           return_parts=check_bool(return_parts, "return_parts"), **options)
+    layers = mosinska_layers(layers, extractor_arch(extractor))
+    options = TopologyAwareOptions.pick(locals())
+    check_bool(return_parts, "return_parts")
+    vgg = resolve_extractor(extractor, options.layers)
+    return topology_aware_core(input, target, vgg, options, return_parts=return_parts)
 
 
-def _topology_aware(input: Tensor, target: Tensor, extractor: nn.Module | None, *, mu: float,
-                    pixel_loss: PixelLoss | None, layers: tuple[str, ...], layer_weights: tuple[float, ...],
-                    reduction: str, check_finite: bool, return_parts: bool = False) -> Tensor | TopologyParts:
+def topology_aware_core(input: Tensor, target: Tensor, extractor: nn.Module | None, options: TopologyAwareOptions,
+                        *, return_parts: bool = False) -> Tensor | TopologyParts:
+    """The topology-aware loss from checked options (the logits and the mask are checked here)."""
+    layers, reduction, check_finite = options.layers, options.reduction, options.check_finite
     check_prediction(input, check_finite)
     vgg = extractor if isinstance(extractor, VGGFeatures) else None
     _check_map(input, "input", "logits", vgg, layers)
@@ -316,37 +348,40 @@ def _topology_aware(input: Tensor, target: Tensor, extractor: nn.Module | None, 
     check_same_shape(target, "target", input, "input")
     if check_finite:
         require_finite(target, "target")
-    if pixel_loss is None:
+    if options.pixel_loss is None:
         wide = at_least_float32(input)  # the pixel term in float32 too: the sum is float32 (below)
-        pixel = pixel_cross_entropy(wide, target.to(wide.dtype) if target.is_floating_point() else target,
-                                    reduction="none").flatten(1).mean(dim=1)
+        pixel = cross_entropy_core(wide, target.to(wide.dtype) if target.is_floating_point() else target, None,
+                                   _PER_PIXEL_BCE).flatten(1).mean(dim=1)
         pixel = reduce(pixel, reduction)
     else:
-        pixel = pixel_loss(input, target)
+        pixel = options.pixel_loss(input, target)
         want = (input.shape[0],) if reduction == "none" else ()
         if not isinstance(pixel, Tensor) or tuple(pixel.shape) != want:
             got = f"shape {fmt_shape(pixel.shape)}" if isinstance(pixel, Tensor) else type(pixel).__name__
             fail("pixel_loss", f"a value of shape {fmt_shape(want)} for reduction={reduction!r} (configure the "
                  "pixel loss's own reduction to match)", got)
     probs = torch.sigmoid(at_least_float32(input))
-    topo = _topology(probs, target.to(probs.dtype), extractor, layers=layers, layer_weights=layer_weights,
-                     reduction=reduction, check_range=False)
+    topo = topology_core(probs, target.to(probs.dtype), extractor, layers=layers, layer_weights=options.layer_weights,
+                         reduction=reduction, check_range=False)
     # A composite follows its widest part: the topology term is a feature loss, float32 for half inputs (its
     # sum over feature maps routinely exceeds float16's 65504), so the sum is float32 too, never a half inf.
     pixel = pixel.to(topo.dtype) if pixel.dtype in (torch.float16, torch.bfloat16) else pixel
-    total = pixel + mu * topo
+    total = pixel + options.mu * topo
     if return_parts:
         return TopologyParts(total, pixel, topo)
     return total
 
 
-class TopologyAwareLoss(Loss):
+class TopologyAwareLoss(OptionsLoss[TopologyAwareOptions]):
     """``pixel(logits, y) + μ · topology(σ(logits), y)``; see :func:`topology_aware_loss`.
 
-    ``forward(input, target, *, return_parts=False)`` with logits ``input``. The topology term is the
-    submodule ``topology`` (a :class:`TopologyLoss`), so ``loss.extractor`` is its backbone and
-    ``loss.topology`` can also join a :class:`~imagelosses.losses.combined.CombinedFeatureLoss`. Without
-    ``extractor=`` it builds VGG19 (``weights="imagenet"``) or, with ``weights="oxford"``, VGG16.
+    ``TopologyAwareLoss(*, extractor=None, mu=0.1, pixel_loss=None, layers=None, layer_weights=None,
+    reduction="mean", check_finite=False)``, called as ``loss(input, target, *, return_parts=False)`` with
+    logits ``input``. The topology term is the submodule ``topology`` (a :class:`TopologyLoss`), so
+    ``loss.extractor`` is its backbone and ``loss.topology`` can also join a
+    :class:`~imagelosses.losses.combined.CombinedFeatureLoss`. ``extractor=None`` builds ``"vgg19-imagenet"``;
+    ``"vgg16-oxford"`` builds VGG16 (offline). A ``pixel_loss`` that is a module is a submodule too (moved
+    by ``.to``).
 
     Example:
         >>> from imagelosses.backbones import VGGFeatures
@@ -357,106 +392,34 @@ class TopologyAwareLoss(Loss):
         True
     """
 
-    options = ("mu", "pixel_loss", "layers", "layer_weights", "reduction", "check_finite")
+    Options = TopologyAwareOptions
 
-    def __init__(self, *, mu: float = MOSINSKA_MU, pixel_loss: PixelLoss | None = None,
-                 layers: str | Sequence[str] | None = None, layer_weights: LayerWeights = None,
-                 reduction: Reduction = "mean", check_finite: bool = False, extractor: VGGFeatures | None = None,
-                 arch: str = UNSET, weights: Any = UNSET, pooling: str = UNSET) -> None:
-        super().__init__()
-        options = _check_aware_options(mu, pixel_loss, reduction, check_finite)
-        self.topology = TopologyLoss(layers=layers, layer_weights=layer_weights, reduction=options["reduction"],
-                                     extractor=extractor, arch=arch, weights=weights, pooling=pooling)
-        self.set_options(layers=self.topology.layers, layer_weights=self.topology.layer_weights, **options)
+    def __init__(self, *, extractor: Extractor = None, **options: Any) -> None:
+        default = TopologyLoss.default_extractor
+        options["layers"] = mosinska_layers(options.get("layers"), extractor_arch(extractor, default))
+        super().__init__(**options)
+        self.topology = TopologyLoss(extractor=extractor, layers=self.options.layers,
+                                     layer_weights=self.options.layer_weights, reduction=self.options.reduction)
+        self._register_pixel_loss()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name == "pixel_loss":
+            self._register_pixel_loss()
+
+    def _register_pixel_loss(self) -> None:
+        """Keep a pixel loss that is a module as the submodule ``pixel_loss`` (``.to`` moves its buffers)."""
+        self._modules.pop("pixel_loss", None)
+        if isinstance(self.options.pixel_loss, nn.Module):
+            self._modules["pixel_loss"] = self.options.pixel_loss  # add_module refuses an option's name
 
     @property
     def extractor(self) -> VGGFeatures:
         return self.topology.extractor
 
     def forward(self, input: Tensor, target: Tensor, *, return_parts: bool = False) -> Tensor | TopologyParts:
-        return _topology_aware(input, target, self.topology.extractor, return_parts=return_parts,
-                               **self.option_values())
+        return topology_aware_core(input, target, self.topology.extractor, self.current_options(),
+                                   return_parts=return_parts)
 
 
-# ------------------------------------------------------------------------------------ iterative refinement
-class RefinementParts(NamedTuple):
-    """``total = Σ_k weights[k] · step_losses[k]``; ``logits[k]`` is the output of step k + 1."""
-
-    total: Tensor
-    step_losses: list[Tensor]
-    weights: Tensor
-    logits: list[Tensor]
-
-
-def refinement_weights(steps: int, *, dtype: torch.dtype = torch.float32, device: torch.device | None = None
-                       ) -> Tensor:
-    """``(k / Z)_{k=1..K}`` with ``Z = K(K+1)/2``: later refinement steps weigh more; they sum to 1.
-
-    Example:
-        >>> [round(w, 4) for w in refinement_weights(3).tolist()]
-        [0.1667, 0.3333, 0.5]
-    """
-    k = check_int(steps, "steps", low=1)
-    return torch.arange(1, k + 1, dtype=dtype, device=device) / (k * (k + 1) / 2)
-
-
-def iterative_refinement(model: Callable[[Tensor], Tensor], image: Tensor, steps: int, *,
-                         detach_previous: bool = False) -> list[Tensor]:
-    """The logits of K refinement steps: ``x_k = model(image ⊕ σ(x_{k−1}))`` with ``σ(x_0) = 0`` (an empty
-    map), ``⊕`` the concatenation along channels. The model therefore takes ``C + 1`` input channels and
-    returns ``(N, 1, H, W)`` logits. Gradients run through the whole chain unless ``detach_previous``.
-
-    Raises:
-        ValueError: ``steps < 1``; a model output that is not ``(N, 1, H, W)`` logits of the image's size.
-        TypeError: non-floating image, non-integer ``steps``.
-    """
-    k = check_int(steps, "steps", low=1)
-    check_floating(image, "image")
-    check_ndim(image, "image", (4,), "(N, C, H, W)")
-    check_bool(detach_previous, "detach_previous")
-    previous = torch.zeros_like(image[:, :1])
-    outputs: list[Tensor] = []
-    for _ in range(k):
-        logits = model(torch.cat([image, previous], dim=1))
-        want = (image.shape[0], 1, *image.shape[2:])
-        if not isinstance(logits, Tensor) or tuple(logits.shape) != want:
-            got = f"shape {fmt_shape(logits.shape)}" if isinstance(logits, Tensor) else type(logits).__name__
-            fail("model", f"logits of shape {fmt_shape(want)} from image ⊕ previous prediction", got)
-        outputs.append(logits)
-        previous = torch.sigmoid(logits.detach() if detach_previous else logits).to(image.dtype)
-    return outputs
-
-
-def refinement_loss(model: Callable[[Tensor], Tensor], image: Tensor, target: Tensor,
-                    loss: Callable[[Tensor, Tensor], Tensor], *, steps: int = 3, detach_previous: bool = False,
-                    return_parts: bool = False) -> Tensor | RefinementParts:
-    """Mosinska et al.'s refinement objective ``L_ref = (1/Z) Σ_{k=1..K} k · L(x_k, y)``, ``Z = K(K+1)/2``.
-
-    ``x_k`` are the logits of :func:`iterative_refinement`; ``loss`` is applied to each step's logits and
-    the target (e.g. a :class:`TopologyAwareLoss`) and must return a scalar. K = 3 in the paper.
-
-    Raises:
-        ValueError: ``steps < 1``, a step loss that is not a scalar; as :func:`iterative_refinement`.
-
-    References:
-        Mosinska et al., arXiv 1712.02190 (section 3.2).
-
-    Example:
-        >>> net = torch.nn.Conv2d(2, 1, 3, padding=1)
-        >>> image, mask = torch.rand(1, 1, 8, 8), torch.zeros(1, 1, 8, 8)
-        >>> bce = torch.nn.BCEWithLogitsLoss()
-        >>> parts = refinement_loss(net, image, mask, bce, steps=3, return_parts=True)
-        >>> len(parts.step_losses), round(float(parts.weights.sum()), 6)
-        (3, 1.0)
-    """
-    logits = iterative_refinement(model, image, steps, detach_previous=detach_previous)
-    weights = refinement_weights(len(logits), dtype=at_least_float32(image).dtype, device=image.device)
-    values: list[Tensor] = []
-    for x in logits:
-        value = loss(x, target)
-        if not isinstance(value, Tensor) or value.ndim != 0:
-            got = f"shape {fmt_shape(value.shape)}" if isinstance(value, Tensor) else type(value).__name__
-            fail("loss", "a scalar loss per refinement step (reduction 'mean' or 'sum')", got)
-        values.append(value)
-    total = (torch.stack([v.to(weights.dtype) for v in values]) * weights).sum()
-    return RefinementParts(total, values, weights, logits) if check_bool(return_parts, "return_parts") else total
+add_extractor_parameter(TopologyAwareLoss)
