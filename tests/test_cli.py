@@ -1,6 +1,7 @@
 """The ``imagelosses`` command: every bad input (in a subprocess: exit status, one-line message, no leftover
-file), the subcommands on tiny images, and ``experiments`` end to end on tiny test experiments registered
-through :func:`imagelosses.experiments.registry.register` (Ctrl-C included).
+file), sizes bounded by memory, the subcommands on tiny images, progress and time estimates, output permissions
+that follow the umask, and ``experiments`` end to end on tiny test experiments registered through
+:func:`imagelosses.experiments.registry.register` (Ctrl-C included).
 
 The test experiments live here (never in the package): ``test-tiny`` fits a line by gradient descent on
 seeded noisy data, ``test-slow`` waits to be interrupted, ``test-broken`` fails.
@@ -8,9 +9,11 @@ seeded noisy data, ``test-slow`` waits to be interrupted, ``test-broken`` fails.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -22,7 +25,11 @@ import pytest
 import torch
 from PIL import Image
 
-from imagelosses.cli import load_image, main
+from imagelosses.backbones.weights import CACHE_ENV
+from imagelosses.cli import main
+from imagelosses.cli.images import load_image
+from imagelosses.cli.limits import available_memory, largest_size
+from imagelosses.cli.progress import StepProgress, format_duration
 from imagelosses.experiments import registry
 from imagelosses.experiments.base import Experiment, Figure, RunContext, RunOutput, Summary, Verdict
 from tests.vgg_fixtures import oxford_cache  # noqa: F401  (fixture)
@@ -152,6 +159,10 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     mask[4:12, 4:12] = (255, 0, 0)
     Image.fromarray(mask, "RGB").save(d / "colour_mask.png")
     out["colour_mask"] = d / "colour_mask.png"
+    Image.fromarray(np.full((1, 1, 3), 128, np.uint8), "RGB").save(d / "one.png")
+    out["one"] = d / "one.png"
+    Image.fromarray(np.full((20, 400, 3), 128, np.uint8), "RGB").save(d / "thin.png")
+    out["thin"] = d / "thin.png"
     return out
 
 
@@ -185,6 +196,20 @@ BAD = [
     ("out-is-file", ["experiments", "--only", "test-nothing", "--out", "{plain}/run"],
      "--out: expected a writable folder, got '{plain}/run' ('{plain}' is a file)"),
     ("unknown-subcommand", ["paint"], "argument SUBCOMMAND: invalid choice: 'paint'"),
+    ("size-too-large", ["texture", "{rgb}", "-o", "{o}/out.png", "--size", "100000", "--steps", "1"],
+     "--size: expected at most "),
+    ("size-too-large-style", ["style-transfer", "{rgb}", "{rgb}", "-o", "{o}/out.png", "--size", "100000", "--steps",
+                              "1"], "--size: expected at most "),
+    ("size-too-small", ["texture", "{rgb}", "-o", "{o}/out.png", "--size", "8"],
+     "argument --size: expected a side of at least 16 pixels (the VGG halves it four times), got '8'"),
+    ("one-pixel-source", ["texture", "{one}", "-o", "{o}/out.png"],
+     "SOURCE: expected an image of at least 16x16 pixels, got '{one}' (1x1)"),
+    ("one-pixel-style", ["style-transfer", "{rgb}", "{one}", "-o", "{o}/out.png"],
+     "STYLE: expected an image of at least 16x16 pixels, got '{one}' (1x1)"),
+    ("thin-after-resize", ["style-transfer", "{thin}", "{rgb}", "-o", "{o}/out.png", "--size", "64"],
+     "CONTENT: expected an image whose shorter side is still at least 16 pixels at --size 64, got '{thin}' (400x20, "
+     "resized to 64x3)"),
+    ("one-pixel-compare", ["compare", "{one}", "{one}"], "A: expected an image of at least 16x16 pixels"),
     ("balance-and-style-weight", ["style-transfer", "{rgb}", "{rgb}", "-o", "{o}/out.png", "--balance", "1",
                                   "--style-weight", "5"],
      "argument --style-weight: not allowed with argument --balance"),
@@ -200,7 +225,8 @@ if os.geteuid() != 0:  # root reads and writes whatever the permission bits say
 #: One bad input of each kind the issue names, also run as a real process (``python -m imagelosses``): the exit
 #: status and stderr a shell sees. (All of them run in-process through ``main``, the console script's entry.)
 IN_SUBPROCESS = ("missing-file", "unreadable", "folder-as-image", "non-image", "alpha", "no-such-folder",
-                 "unwritable-folder", "unknown-experiment", "cuda-without-cuda", "negative-steps")
+                 "unwritable-folder", "unknown-experiment", "cuda-without-cuda", "negative-steps", "size-too-large",
+                 "size-too-large-style", "size-too-small", "one-pixel-source", "thin-after-resize")
 
 
 def _substitutions(name: str, files: dict[str, Path], root: Path) -> dict[str, str]:
@@ -273,7 +299,7 @@ def test_grey_images_are_repeated_to_rgb(tmp_path: Path) -> None:
     torch.testing.assert_close(g[0, 1], torch.from_numpy(grey).float() / 255)
     Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "grey16.png")
     torch.testing.assert_close(load_image(str(tmp_path / "grey16.png"), "A"), g)
-    resized = load_image(str(tmp_path / "grey.png"), "A", size=12)
+    resized = load_image(str(tmp_path / "grey.png"), "A", size=12, min_side=8)
     assert resized.shape == (1, 3, 10, 12) and 0 <= float(resized.min()) and float(resized.max()) <= 1
 
 
@@ -367,6 +393,74 @@ def test_help_does_not_import_the_experiments() -> None:
             "('matplotlib', 'PIL', 'skimage', 'sklearn')))")
     out = subprocess.run([PY, "-c", code], capture_output=True, text=True, env=CHILD_ENV, check=True).stdout
     assert out.strip() == "[]"
+
+
+# --- sizes, progress and time ----------------------------------------------------------------------------------
+
+def test_the_size_bound_follows_the_memory_estimate() -> None:
+    free = available_memory(torch.device("cpu"))
+    limit = largest_size(free)
+    assert 256 <= limit < 100_000  # the default fits on any machine that runs the tests; 100000 px fits on none
+    assert largest_size(10**9) < largest_size(10**10) and largest_size(0) == 0
+
+
+def test_progress_prints_an_estimate_and_a_running_eta_without_a_terminal() -> None:
+    stream = io.StringIO()  # not a terminal: lines, no bar
+    with StepProgress(20, "texture", stream=stream) as progress:
+        for done in range(1, 21):
+            progress(done, 20)
+    lines = stream.getvalue().splitlines()
+    estimates = [line for line in lines if " in all (" in line]
+    assert len(estimates) == 1 and estimates[0].startswith("texture: about ")
+    assert "s per step x 20 steps" in estimates[0]
+    etas = [line for line in lines if "ETA" in line]
+    assert 5 <= len(etas) <= 11 and etas[-1].startswith("texture: 20/20 steps")
+    assert [format_duration(s) for s in (4.4, 200, 3900)] == ["4 s", "3 min 20 s", "1 h 05 min"]
+
+
+def test_texture_prints_its_time_estimate(files: dict[str, Path], tmp_path: Path, oxford_cache: str) -> None:  # noqa: F811
+    out = tmp_path / "t.png"
+    result = subprocess.run([PY, "-m", "imagelosses", "texture", str(files["rgb"]), "-o", str(out), "--size", "16",
+                             "--steps", "6"], env={**CHILD_ENV, CACHE_ENV: oxford_cache}, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "texture: about " in result.stderr and "s per step x 6 steps" in result.stderr
+    assert "ETA" in result.stderr and out.is_file()
+
+
+def test_help_states_the_expected_times(capsys: pytest.CaptureFixture[str]) -> None:
+    for sub in ("style-transfer", "texture"):
+        assert main([sub, "--help"]) == 0
+        text = " ".join(capsys.readouterr().out.split())
+        assert "Time: at the defaults (--size 256, --steps 200) one run took " in text
+        assert "MINUTES" not in text and "ETA" in text
+
+
+# --- permissions -------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_outputs_follow_the_umask(umask: int, tmp_path: Path) -> None:
+    """Files written through the atomic helper get ``0o666 & ~umask`` and the experiment folders (made with
+    mkdtemp, then renamed) ``0o777 & ~umask``: what ``open`` and ``mkdir`` give, not mkstemp's owner-only."""
+    mask = np.zeros((24, 24), np.uint8)
+    mask[4:10, 4:10] = 255
+    Image.fromarray(mask, "L").save(tmp_path / "mask.png")
+    out = tmp_path / "run"
+    script = (f"import sys; sys.path.insert(0, {str(TESTS.parent)!r})\n"
+              "from tests.test_cli import TINY\nfrom imagelosses.experiments.registry import register\n"
+              "register(TINY)\nfrom imagelosses.cli import main\n"
+              f"assert main(['weight-map', {str(tmp_path / 'mask.png')!r}, '-o', {str(tmp_path / 'w.png')!r}]) == 0\n"
+              "sys.exit(main(['experiments', '--only', 'test-tiny', '--quick', '--seeds', '1', "
+              f"'--out', {str(out)!r}]))")
+    result = subprocess.run([PY, "-c", script], env=CHILD_ENV, capture_output=True, text=True, umask=umask,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    files = [tmp_path / "w.png", out / "report.html", out / "results.json", *(out / "test-tiny").iterdir()]
+    folders = [out, out / "test-tiny"]
+    assert len(files) == 5
+    want_file, want_folder = ("-rw-r--r--", "drwxr-xr-x") if umask == 0o022 else ("-rw-------", "drwx------")
+    assert {p.name: stat.filemode(p.stat().st_mode) for p in files} == {p.name: want_file for p in files}
+    assert {p.name: stat.filemode(p.stat().st_mode) for p in folders} == {p.name: want_folder for p in folders}
 
 
 # --- experiments end to end --------------------------------------------------------------------------------------

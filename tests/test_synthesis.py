@@ -1,4 +1,4 @@
-"""Image optimisation with Gram losses (experiments/synthesis.py): total variation against a naive loop,
+"""Image synthesis with Gram losses (imagelosses.synthesis): total variation against a naive loop,
 β balancing by its defining identity, L-BFGS lowering the objective, and bad input."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 import torch
 
-from imagelosses.experiments.synthesis import balanced_style_weight, stylize, synthesize_texture, total_variation
 from imagelosses.losses.style import content_style_loss, texture_loss
+from imagelosses.synthesis import balanced_style_weight, stylize, synthesize_texture, total_variation
 from tests._harness import raises_exactly
 from tests.vgg_fixtures import tiny_vgg
 

@@ -33,7 +33,6 @@ import hashlib
 import importlib.util
 import os
 import re
-import tempfile
 import warnings
 import zipfile
 from collections.abc import Mapping
@@ -43,6 +42,8 @@ from typing import Any, Union
 
 import torch
 from torch import Tensor
+
+from .._core.io import atomic_output
 
 __all__ = [
     "CACHE_ENV",
@@ -364,17 +365,8 @@ def state_digest(state: Mapping[str, Tensor]) -> str:
 
 def _atomic_save(state: dict[str, Tensor], target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_output(target) as tmp, open(tmp, "wb") as f:
+        torch.save(state, f)
 
 
 def oxford_vgg16_state_dict(*, onnx_path: str | os.PathLike[str] | None = None,

@@ -45,7 +45,8 @@ from torch import Tensor
 from ..losses.segmentation import PixelCrossEntropyLoss
 from ..losses.weightmaps import unet_weight_map
 from .base import Experiment, Figure, RunContext, RunOutput, Summary, Verdict, decide, paired_bootstrap, single_thread
-from .data import Cells, new_figure, save_figure, show_image
+from .data import Cells
+from .figures import new_figure, save_figure, show_image
 from .models import TinyUNet, seeded
 
 __all__ = ["EXPERIMENT", "F1_MARGIN", "METHODS", "SIGMA", "evaluate", "f1", "make_data", "pair_outcomes", "separation",

@@ -46,7 +46,7 @@ from torch import Tensor, nn
 from ..losses.adversarial import discriminator_loss, generator_loss
 from ..losses.cycle import ImagePool, cycle_consistency_loss
 from .base import Experiment, Figure, RunContext, RunOutput, Summary, Verdict, decide, paired_bootstrap, single_thread
-from .data import save_pyplot_figure
+from .figures import save_pyplot_figure
 
 #: The arms: name and whether the cycle loss is on (its weight comes from the configuration).
 ARMS = ("with_cycle", "without_cycle")

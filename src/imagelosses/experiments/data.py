@@ -1,6 +1,6 @@
-"""Data and helpers shared by the experiments: scikit-image's bundled photographs and textures,
-scikit-learn's digits, generated images of touching cells with known instances, atomic PNG figures, and
-the sign test of an effect over seeds that verdict rules use.
+"""The experiments' data: scikit-image's bundled photographs and textures, scikit-learn's digits, generated
+images of touching cells with known instances, the image measures computed on them (luma, Gaussian blur), and
+the sign test of an effect over seeds that verdict rules use. Figure writing is :mod:`.figures`.
 
 Nothing here downloads anything: the photographs, textures and digits ship inside scikit-image and
 scikit-learn (the ``demo`` extra), which are imported inside the functions that need them.
@@ -9,11 +9,8 @@ scikit-learn (the ``demo`` extra), which are imported inside the functions that 
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import torch
@@ -21,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._core.checks import check_int, check_option, fail
-from .base import Figure, Summary
+from .base import Summary
 
 __all__ = [
     "PHOTOGRAPHS",
@@ -33,11 +30,7 @@ __all__ = [
     "gaussian_blur",
     "luminance",
     "make_cells",
-    "new_figure",
     "photograph",
-    "save_figure",
-    "save_pyplot_figure",
-    "show_image",
     "texture",
 ]
 
@@ -217,51 +210,6 @@ def make_cells(n: int, generator: torch.Generator, *, size: int = 64, n_pairs: i
         instances.append(carved)
     inst = torch.from_numpy(np.stack(instances))
     return Cells(torch.from_numpy(np.stack(images))[:, None], inst, (inst > 0).long(), tuple(pairs))
-
-
-# ----------------------------------------------------------------------------------------- figures
-def new_figure(width: float, height: float) -> Any:
-    """A matplotlib figure detached from pyplot (no global state; rendered with Agg)."""
-    from matplotlib.figure import Figure as MplFigure
-
-    return MplFigure(figsize=(width, height), layout="constrained")
-
-
-def save_figure(fig: Any, path: Path, *, dpi: int = 90) -> Path:
-    """Write ``fig`` as a PNG to ``path`` atomically (a temporary name in the same folder, then renamed)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".png.tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            fig.savefig(handle, format="png", dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def save_pyplot_figure(fig: Any, path: Path, caption: str, *, title: str, title_size: int = 8,
-                       dpi: int = 90) -> Figure:
-    """Title, lay out, write (atomically, as :func:`save_figure`) and close a pyplot figure; its report entry."""
-    import matplotlib.pyplot as plt
-
-    fig.suptitle(title, fontsize=title_size)
-    fig.tight_layout()
-    written = save_figure(fig, path, dpi=dpi)
-    plt.close(fig)
-    return Figure(written, caption)
-
-
-def show_image(ax: Any, x: Tensor, title: str) -> None:
-    """Draw a ``(3|1, H, W)`` or ``(H, W)`` image in [0, 1] on ``ax`` without axes ticks."""
-    x = x.detach().cpu().float().clamp(0, 1)
-    arr = x.numpy() if x.ndim == 2 else x.permute(1, 2, 0).numpy()
-    ax.imshow(arr.squeeze(), cmap="gray" if arr.ndim == 2 or arr.shape[-1] == 1 else None, vmin=0, vmax=1,
-              interpolation="nearest")
-    ax.set_title(title, fontsize=8)
-    ax.set_xticks([])
-    ax.set_yticks([])
 
 
 # ------------------------------------------------------------------------------------------ verdicts

@@ -65,7 +65,7 @@ from .base import (
     paired_differences,
     single_thread,
 )
-from .data import save_pyplot_figure
+from .figures import save_pyplot_figure
 
 N_EVAL = 2500
 HQ_STDS = 3.0

@@ -51,7 +51,8 @@ from .base import (
     paired_bootstrap,
     single_thread,
 )
-from .data import gaussian_blur, luminance, new_figure, photograph, save_figure, show_image
+from .data import gaussian_blur, luminance, photograph
+from .figures import new_figure, save_figure, show_image
 from .models import seeded
 
 __all__ = ["EXPERIMENT", "LATTICE_FACTOR", "LATTICE_FLOOR", "LAYERS", "RULE_LAYER", "ResizeConvSR",

@@ -38,6 +38,7 @@ from torch import Tensor
 from .._core.checks import check_int, fail
 from ..backbones.vgg import VGGFeatures
 from ..losses.style import GATYS_CONTENT_LAYERS, GATYS_STYLE_LAYERS, JOHNSON_STYLE_LAYERS, gram_matrix
+from ..synthesis import balanced_style_weight, stylize, total_variation
 from .base import (
     Experiment,
     Figure,
@@ -50,8 +51,8 @@ from .base import (
     paired_bootstrap,
     single_thread,
 )
-from .data import gaussian_blur, new_figure, photograph, save_figure, show_image
-from .synthesis import balanced_style_weight, stylize, total_variation
+from .data import gaussian_blur, photograph
+from .figures import new_figure, save_figure, show_image
 
 __all__ = ["COPY_THRESHOLD", "DETAIL_SIGMA", "EXPERIMENT", "HELD_OUT_CONTENT", "HELD_OUT_LAYERS", "chroma",
            "full_image", "gram_distances", "grid_crops", "max_shift_correlation", "verdict"]

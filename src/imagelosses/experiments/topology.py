@@ -59,7 +59,7 @@ from .base import (
     paired_bootstrap,
     single_thread,
 )
-from .data import save_pyplot_figure
+from .figures import save_pyplot_figure
 
 ARMS: tuple[str, ...] = ("bce", "topology")
 LABELS = {"bce": "BCE", "topology": "BCE + μ·topology"}

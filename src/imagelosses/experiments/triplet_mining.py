@@ -46,7 +46,7 @@ from .base import (
     paired_bootstrap,
     single_thread,
 )
-from .data import new_figure, save_figure
+from .figures import new_figure, save_figure
 from .models import seeded
 from .triplet_patches import make_patches, standardise
 

@@ -1,14 +1,21 @@
-"""Image optimisation with Gram losses: Gatys et al.'s style transfer and texture synthesis, by L-BFGS.
+"""Image synthesis with Gram losses: Gatys et al.'s style transfer and texture synthesis, by L-BFGS on the pixels.
 
-Both optimise the pixels of one image (kept in [0, 1] by clamping after every L-BFGS iteration) against a
-fixed pretrained VGG: :func:`stylize` minimises ``α L_content + β L_style + λ_tv TV`` (Gatys et al., CVPR
-2016, through :class:`~imagelosses.ContentStyleLoss`), :func:`synthesize_texture` minimises the texture loss
-``Σ_l w_l E_l`` from white noise (Gatys et al., arXiv 1505.07376, through :class:`~imagelosses.TextureLoss`).
-One *step* is one L-BFGS iteration with one loss evaluation (no line search, step size 1, as in Gatys's and
-Johnson's implementations); the loss curve holds the loss at each step, before its update.
+The public API for applying the content/style and texture losses to images (the ``imagelosses style-transfer``
+and ``texture`` commands are thin layers over it):
 
-The style and texture Grams are computed once (cached) and the content features once per call, so a step
-costs one forward and one backward pass of the VGG on the synthesis.
+- :func:`stylize` minimises ``α L_content(x, content) + β L_style(x, style) + λ_tv TV(x)`` (Gatys et al., CVPR
+  2016, through :class:`~imagelosses.ContentStyleLoss`);
+- :func:`synthesize_texture` minimises the texture loss ``Σ_l w_l E_l`` from white noise (Gatys et al.,
+  NeurIPS 2015, through :class:`~imagelosses.TextureLoss`);
+- :func:`balanced_style_weight` picks β so that a full style mismatch costs a chosen multiple of a full content
+  mismatch, whatever the network's activation scale;
+- :func:`total_variation` is the squared total variation used as the smoothness term.
+
+Both optimisers keep the pixels in [0, 1] by clamping after every L-BFGS iteration. One *step* is one L-BFGS
+iteration with one loss evaluation (no line search, step size 1, as in Gatys's and Johnson's implementations);
+the loss curve holds the loss at each step, before its update. The style and texture Grams are computed once
+(cached) and the content features once per call, so a step costs one forward and one backward pass of the VGG
+on the synthesis: about ``size² × steps`` work, so halving ``size`` makes a run four times faster.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._core.checks import (
+from ._core.checks import (
     check_floating,
     check_int,
     check_ndim,
@@ -31,8 +38,8 @@ from .._core.checks import (
     fmt_shape,
     require_finite,
 )
-from ..backbones.vgg import VGGFeatures
-from ..losses.style import (
+from .backbones.vgg import VGGFeatures
+from .losses.style import (
     GATYS_CONTENT_LAYERS,
     GATYS_STYLE_LAYERS,
     ContentStyleLoss,
@@ -145,11 +152,17 @@ def stylize(content: Tensor, style: Tensor, *, extractor: VGGFeatures, steps: in
             progress: Progress | None = None) -> tuple[Tensor, list[float]]:
     """Gatys et al.'s neural style transfer by L-BFGS on the pixels.
 
-    Minimises ``content_weight · L_content(x, content) + style_weight · L_style(x, style) +
-    tv_weight · TV(x)`` (:func:`~imagelosses.functional.content_style_loss`: content ½Σ(F − P)² at relu4_2,
-    style ``Σ_l E_l / 5`` on relu1_1 … relu5_1; :func:`total_variation`), starting from the content image
-    (``init="content"``) or from uniform noise in [0, 1] drawn from ``generator`` (``"noise"``, the paper's
-    white-noise start). The style image may have any size.
+    Minimises over the pixels ``x`` (kept in [0, 1])::
+
+        J(x) = α · ½ Σ_l Σ_{i,j} (F^l_ij(x) − F^l_ij(content))²          (content layers, relu4_2)
+             + β · Σ_l w_l · Σ_{i,j} (G^l_ij(x) − G^l_ij(style))² / (4 N_l² M_l²)   (style layers)
+             + λ_tv · TV(x)
+
+    with ``G^l = F^l F^lᵀ`` the Gram matrix of layer ``l`` (``N_l`` channels, ``M_l`` positions), ``w_l = 1/L``
+    (:func:`~imagelosses.functional.content_style_loss`) and TV the squared total variation
+    (:func:`total_variation`), starting from the content image (``init="content"``) or from uniform noise in
+    [0, 1] drawn from ``generator`` (``"noise"``, the paper's white-noise start). The style image may have any
+    size. Each step is one forward and one backward pass of ``extractor`` on ``x``.
 
     Args:
         content: ``(1, 3, H, W)`` in [0, 1], on the extractor's device.
@@ -166,12 +179,23 @@ def stylize(content: Tensor, style: Tensor, *, extractor: VGGFeatures, steps: in
         ``(image, curve)``: the synthesis ``(1, 3, H, W)`` in [0, 1] (detached) and the total loss at each step.
 
     Raises:
-        ValueError: images that are not one RGB image, negative steps or weights, an unknown ``init``.
+        ValueError: images that are not one RGB image, negative steps or weights, an unknown ``init``, an image
+            too small for the deepest layer (each pooling halves it: 16 px reach relu5_1).
         TypeError: non-floating images.
 
     References:
         Gatys, Ecker, Bethge, "Image Style Transfer Using Convolutional Neural Networks", CVPR 2016
         (arXiv 1508.06576).
+
+    Example:
+        >>> from imagelosses.backbones import VGGFeatures
+        >>> _ = torch.manual_seed(0)
+        >>> vgg = VGGFeatures("vgg16", ("relu2_1",), weights=None)  # random weights: mechanics only
+        >>> content, style = torch.rand(1, 3, 16, 16), torch.rand(1, 3, 24, 24)
+        >>> image, curve = stylize(content, style, extractor=vgg, steps=3, style_weight=10.0,
+        ...                        content_layers="relu2_1", style_layers=("relu1_1", "relu2_1"))
+        >>> image.shape, len(curve), 0 <= float(image.min()) <= float(image.max()) <= 1
+        (torch.Size([1, 3, 16, 16]), 3, True)
     """
     _check_image(content, "content")
     _check_image(style, "style")
@@ -198,9 +222,16 @@ def stylize(content: Tensor, style: Tensor, *, extractor: VGGFeatures, steps: in
 def synthesize_texture(source: Tensor, *, extractor: VGGFeatures, steps: int, size: int | tuple[int, int],
                        generator: torch.Generator | None = None, layers: str | Sequence[str] = GATYS_STYLE_LAYERS,
                        progress: Progress | None = None) -> tuple[Tensor, list[float]]:
-    """Gatys et al.'s texture synthesis: from uniform noise in [0, 1] (drawn from ``generator``, on the CPU),
-    L-BFGS on the pixels minimises the texture loss ``Σ_l w_l E_l`` (:func:`~imagelosses.functional.texture_loss`,
-    relu1_1 … relu5_1, ``w_l = 1/5`` by default) to the Grams of ``source``.
+    """Gatys et al.'s texture synthesis by L-BFGS on the pixels.
+
+    From uniform noise in [0, 1] (drawn from ``generator``, on the CPU), minimises over the pixels ``x`` (kept
+    in [0, 1]) the texture loss (:func:`~imagelosses.functional.texture_loss`)::
+
+        L(x) = Σ_l w_l · E_l,   E_l = Σ_{i,j} (G^l_ij(x) − G^l_ij(source))² / (4 N_l² M_l²)
+
+    with ``G^l = F^l F^lᵀ`` the Gram matrix of layer ``l`` (``N_l`` channels, ``M_l`` positions of that image:
+    the synthesis may have another size than the source) on ``layers`` (relu1_1 … relu5_1, ``w_l = 1/5`` by
+    default). Each step is one forward and one backward pass of ``extractor`` on ``x``.
 
     Args:
         source: the texture, ``(1, 3, H', W')`` in [0, 1], on the extractor's device.
@@ -213,11 +244,22 @@ def synthesize_texture(source: Tensor, *, extractor: VGGFeatures, steps: int, si
         ``(image, curve)``: the texture ``(1, 3, height, width)`` in [0, 1] and the loss at each step.
 
     Raises:
-        ValueError: a source that is not one RGB image, negative steps, a size below 1.
+        ValueError: a source that is not one RGB image, negative steps, a size below 1, a source or size too
+            small for the deepest layer (each pooling halves it: 16 px reach relu5_1).
+        TypeError: a non-floating source.
 
     References:
         Gatys, Ecker, Bethge, "Texture Synthesis Using Convolutional Neural Networks", NeurIPS 2015,
         arXiv 1505.07376.
+
+    Example:
+        >>> from imagelosses.backbones import VGGFeatures
+        >>> vgg = VGGFeatures("vgg16", ("relu1_2",), weights=None)  # random weights: mechanics only
+        >>> source = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+        >>> image, curve = synthesize_texture(source, extractor=vgg, steps=3, size=(8, 12), layers="relu1_2",
+        ...                                   generator=torch.Generator().manual_seed(1))
+        >>> image.shape, len(curve), curve[-1] < curve[0]
+        (torch.Size([1, 3, 8, 12]), 3, True)
     """
     _check_image(source, "source")
     steps = check_int(steps, "steps", low=0)
