@@ -32,6 +32,7 @@ __all__ = [
 #: Experiment name → module under :mod:`imagelosses.experiments`, in report order.
 BUILTIN: dict[str, str] = {
     "pixel-vs-perceptual": "pixel_vs_perceptual",
+    "restoration": "restoration",
     "class-imbalance": "class_imbalance",
     "style-texture": "style_texture",
     "triplet-mining": "triplet_mining",

@@ -399,6 +399,10 @@ def ms_ssim_l1_loss(input: Tensor, target: Tensor, *, alpha: float = 0.84, data_
     position's L1 is thus a Gaussian-weighted *average* of the errors around it (Zhao's per-patch-centre loss),
     and the per-image value is in the same units as the plain L1 mean. ``reduction`` as :func:`ssim`.
 
+    The MS-SSIM term is Wang et al.'s dyadic pyramid (:func:`ms_ssim`, pytorch-msssim's). Zhao et al. and kornia's
+    ``MS_SSIMLoss`` instead use five Gaussians (σ = 0.5 … 8) at full resolution; kornia also zero-pads and
+    defaults to α = 0.025 with a factor 200, so its numbers differ from these.
+
     Args:
         alpha: α in [0, 1], the weight of the MS-SSIM term (0.84, Zhao et al.). Other arguments as :func:`ms_ssim`.
 
