@@ -127,6 +127,7 @@ LONG_FUNCTIONS: dict[str, str] = {
     "experiments/style_texture.py:_run": "owner: experiments/style_texture.py (126 lines)",
     "experiments/gan_objectives.py:_run": "owner: experiments/gan_objectives.py (83 lines)",
     "experiments/pixel_vs_perceptual.py:_figures": "owner: experiments/pixel_vs_perceptual.py (77 lines)",
+    "experiments/restoration.py:run": "owner: experiments/restoration.py (95 lines)",
 }
 
 
