@@ -43,8 +43,8 @@ from scipy import ndimage
 from torch import Tensor, nn
 
 from ..backbones.vgg import VGGFeatures
-from ..losses.segmentation import pixel_cross_entropy
 from ..losses.refinement import iterative_refinement, refinement_loss
+from ..losses.segmentation import pixel_cross_entropy
 from ..losses.topology import MOSINSKA_LAYERS, topology_loss
 from ..metrics.topology import topology_scores
 from .base import (
