@@ -1,14 +1,17 @@
 """Lovász-softmax: ``imagelosses.LovaszSoftmaxLoss(per_image=True, classes="all")`` against kornia's
 ``lovasz_softmax_loss`` (the same loss: per-image sort, mean over all classes), forward + backward from logits.
 
-Run: ``python -m benchmarks.bench_lovasz [--quick]``. Method in benchmarks/README.md. Writes results/lovasz.{json,md}.
+Run: ``python -m benchmarks.bench_lovasz [--quick] [--threads N]`` (CPU runs use one thread unless ``--threads``
+says otherwise, both implementations alike). Method in benchmarks/README.md. Writes results/lovasz.{json,md}.
 """
 
 from __future__ import annotations
 
+import argparse
+
 import torch
 
-from benchmarks._common import Row, quick_flag, seed_all, timed_rows, with_ratios, write
+from benchmarks._common import Row, seed_all, timed_rows, with_ratios, write
 from imagelosses import LovaszSoftmaxLoss
 
 BASELINE = "kornia.losses.lovasz_softmax_loss"
@@ -28,15 +31,21 @@ def _rows(shape: tuple[int, int, int, int], repeats: int) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    quick = quick_flag(__doc__, argv)
-    shapes = [(4, 5, 64, 64)] if quick else [(4, 5, 64, 64), (8, 5, 128, 128), (4, 21, 256, 256)]
-    rows = with_ratios([row for shape in shapes for row in _rows(shape, 3 if quick else 5)], BASELINE)
-    notes = ("Both compute the same value (checked to 1e-5 before timing). Ours sorts the float32 errors once per "
-             "image and class as kornia does, then takes the Jaccard weights in closed form from integer counts "
-             "(one int32 cumulative sum instead of two float cumulative sums and a difference) and checks the class "
-             "indices (one aminmax pass). Median of three interleaved medians per implementation. "
-             f"CPU threads: {torch.get_num_threads()}.")
-    print(write("lovasz", rows, "Lovász-softmax, per image, all classes, CPU", BASELINE, notes))
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="the smallest shape only")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads (default 1: on a shared machine more threads make timings erratic)")
+    args = parser.parse_args(argv)
+    if not torch.cuda.is_available():
+        torch.set_num_threads(args.threads)
+    shapes = [(4, 5, 64, 64)] if args.quick else [(4, 5, 64, 64), (8, 5, 128, 128), (4, 21, 256, 256)]
+    rows = with_ratios([row for shape in shapes for row in _rows(shape, 3 if args.quick else 5)], BASELINE)
+    notes = ("Both compute the same value (checked to 1e-5 before timing); both sort each image's and class's "
+             "errors, which is most of the time. On the CPU ours sorts all rows as one 1-D int64 key (row, float32 "
+             "bits of the error), which torch sorts by radix sort, then takes the Jaccard weights in closed form "
+             "from exact counts; it also checks the class indices (one aminmax pass). Median of three interleaved "
+             f"medians per implementation. CPU threads: {torch.get_num_threads()}.")
+    print(write("lovasz", rows, "Lovász-softmax, per image, all classes, forward + backward, CPU", BASELINE, notes))
 
 
 if __name__ == "__main__":

@@ -341,6 +341,28 @@ def test_lovasz_matches_kornia():
         torch.testing.assert_close(torch.autograd.grad(ours, x)[0], torch.autograd.grad(ref, y)[0])
 
 
+@pytest.mark.parametrize("scale", [0.0, 3.0])  # 0: every error tied
+def test_lovasz_float32_radix_order_matches_kornia_and_float64(scale):
+    """float32 on the CPU sorts by one integer key (radix sort): the value of the row-wise float64 sort."""
+    from kornia.losses import lovasz_softmax_loss as kornia_lovasz
+
+    logits, target = _inputs(16, 2, 5, 128, 128, scale=scale)
+    target[0, :3] = -100
+    x = logits.float().requires_grad_(True)
+    for per_image in (False, True):
+        ours = ilf.lovasz_softmax_loss(x, target, per_image=per_image, classes="all")
+        ref = ilf.lovasz_softmax_loss(x.detach().double(), target, per_image=per_image, classes="all")
+        torch.testing.assert_close(ours.double(), ref, rtol=1e-6, atol=1e-7)
+    counted = target.clamp_min(0)
+    y = logits.float().requires_grad_(True)
+    ours = ilf.lovasz_softmax_loss(x, counted, per_image=True, classes="all")
+    ref = kornia_lovasz(y, counted)
+    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-6)
+    if scale:  # without ties the gradient is unique
+        torch.testing.assert_close(torch.autograd.grad(ours, x)[0], torch.autograd.grad(ref, y)[0], rtol=1e-4,
+                                   atol=1e-7)
+
+
 def test_lovasz_binary_is_two_class_softmax_and_half_precision_matches():
     logits, target = binary(torch.float64, 13, 2.0)
     two = torch.cat([torch.zeros_like(logits), logits], 1)
@@ -366,3 +388,14 @@ def test_lovasz_all_ignored_and_perfect_prediction_are_zero():
     assert float(out) == 0.0 and torch.count_nonzero(grad) == 0
     perfect = F.one_hot(target, 4).movedim(-1, 1).double() * 80 - 40
     assert float(ilf.lovasz_softmax_loss(perfect, target)) < 1e-12
+
+
+# ------------------------------------------------------------------------------- the functions, compiled
+@pytest.mark.parametrize("fn", [ilf.pixel_cross_entropy, ilf.dice_loss, ilf.focal_loss, ilf.tversky_loss,
+                                ilf.generalized_dice_loss, ilf.dice_ce_loss, ilf.lovasz_softmax_loss])
+def test_functions_trace_under_compile_fullgraph(fn):
+    """The functions (not only the modules) build their options inside a compiled model."""
+    torch._dynamo.reset()
+    logits, target = multiclass(torch.float32, 17, 1.0)
+    compiled = torch.compile(lambda x, y: fn(x, y, reduction="sum"), backend="aot_eager", fullgraph=True)
+    torch.testing.assert_close(compiled(logits, target), fn(logits, target, reduction="sum"))

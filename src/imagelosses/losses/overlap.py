@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from .._core.checks import check_prediction, eager, fail
-from .._core.dtypes import at_least_float32, nan_if_nonfinite
+from .._core.dtypes import at_least_float32, nan_if_nonfinite, wide_dtype
 from .._core.options import Options, number
 from .._core.reduction import Reduction, WeightedMean, reduce
 from .segmentation import (
@@ -34,7 +34,9 @@ from .segmentation import (
     cross_entropy_core,
     dice_core,
     overlap_ratio_loss,
+    pick_options,
     split_target,
+    trace_ready,
 )
 
 __all__ = [
@@ -127,7 +129,7 @@ def tversky_loss(input: Tensor, target: Tensor, *, alpha: float = 0.5, beta: flo
         >>> round(float(tversky_loss(logits, torch.tensor([[[1.0, 1.0]]]), alpha=0.3, beta=0.7)), 4)
         0.4118
     """
-    return tversky_core(input, target, TverskyOptions.pick(locals()))
+    return tversky_core(input, target, pick_options(TverskyOptions, locals()))
 
 
 def tversky_core(input: Tensor, target: Tensor, options: TverskyOptions) -> Tensor:
@@ -215,7 +217,7 @@ def generalized_dice_loss(input: Tensor, target: Tensor, *, ignore_index: int = 
         >>> round(float(generalized_dice_loss(logits, torch.tensor([[[0, 1]]]))), 4)
         0.0
     """
-    return generalized_dice_core(input, target, GeneralizedDiceOptions.pick(locals()))
+    return generalized_dice_core(input, target, pick_options(GeneralizedDiceOptions, locals()))
 
 
 def generalized_dice_core(input: Tensor, target: Tensor, options: GeneralizedDiceOptions) -> Tensor:
@@ -308,7 +310,7 @@ def dice_ce_loss(input: Tensor, target: Tensor, *, weight: Tensor | None = None,
         >>> round(float(dice_ce_loss(logits, target)), 4)  # Dice 0.5 + ln 2
         1.1931
     """
-    return dice_ce_core(input, target, weight, DiceCEOptions.pick(locals()))
+    return dice_ce_core(input, target, weight, pick_options(DiceCEOptions, locals()))
 
 
 def dice_ce_core(input: Tensor, target: Tensor, weight: Tensor | None, options: DiceCEOptions) -> Tensor:
@@ -394,7 +396,7 @@ def lovasz_softmax_loss(input: Tensor, target: Tensor, *, per_image: bool = Fals
         >>> float(lovasz_softmax_loss(logits, torch.tensor([[[0, 1]]])))
         0.5
     """
-    return lovasz_core(input, target, LovaszOptions.pick(locals()))
+    return lovasz_core(input, target, pick_options(LovaszOptions, locals()))
 
 
 def lovasz_core(input: Tensor, target: Tensor, options: LovaszOptions) -> Tensor:
@@ -410,16 +412,17 @@ def lovasz_core(input: Tensor, target: Tensor, options: LovaszOptions) -> Tensor
         safe, valid = safe.squeeze(1).long(), valid.squeeze(1)
     n, c = x.shape[:2]
     probs = torch.softmax(x, dim=1).reshape(n, c, -1)
-    labels, counted = safe.reshape(n, 1, -1), valid.reshape(n, 1, -1)
+    labels = torch.where(valid, safe, -1).reshape(n, 1, -1)  # -1: an ignored pixel, of no class
+    counted = valid.reshape(n, 1, -1)
     if not options.per_image:  # one row of N·P pixels per class
         probs = probs.movedim(0, 1).reshape(1, c, -1)
         labels, counted = labels.reshape(1, 1, -1), counted.reshape(1, 1, -1)
-    classes = torch.arange(c, device=x.device).view(1, c, 1)
-    truth = (labels == classes) & counted  # (B, C, P) bool
-    errors = torch.where(truth, 1.0 - probs, probs) * counted
-    errors, order = torch.sort(errors, dim=2, descending=True)
-    values = (errors * _lovasz_gradient(truth.gather(2, order), errors.dtype)).sum(2)  # (B, C)
-    present = truth.any(2)
+    truth = (labels == torch.arange(c, device=x.device).view(1, c, 1)).to(probs.dtype)  # (B, C, P): 1{y = c}
+    errors = (truth - probs).abs() * counted
+    order = _descending_order(errors)
+    errors = errors.gather(2, order)
+    weights, present = _lovasz_gradient(truth.gather(2, order))
+    values = (errors * weights).sum(2)  # (B, C)
     values = values + torch.where(present, 0.0, errors[..., 0])  # absent class: its largest error, max p_c
     if options.classes == "present":
         values = (values * present).sum(1) / present.sum(1).clamp_min(1)
@@ -429,17 +432,36 @@ def lovasz_core(input: Tensor, target: Tensor, options: LovaszOptions) -> Tensor
     return nan_if_nonfinite(reduce(values, options.reduction), input).to(input.dtype)
 
 
-def _lovasz_gradient(truth: Tensor, dtype: torch.dtype) -> Tensor:
-    """``g_k`` of the Jaccard loss's Lovász extension for the sorted ``truth`` (B, C, P) bool, in ``dtype`` from
-    exact integer counts; 0 for every k of an absent class (its first term is added by the caller)."""
-    hits = truth.to(torch.int32)
-    before = hits.cumsum(2, dtype=torch.int32) - hits  # |F ∩ M_{k−1}|
-    total = hits.sum(2, keepdim=True, dtype=torch.int32)  # |F|
-    k = torch.arange(truth.shape[2], device=truth.device, dtype=torch.int32)  # |M_{k−1}|
-    missed = (total - before).to(dtype)  # |F \ M_{k−1}|
-    union = (total + k - before).to(dtype)  # |F ∪ M_{k−1}|
-    safe = union.clamp_min(1.0)  # 0 only at k = 1 of an absent class
-    return torch.where(truth, 1.0 / safe, missed / ((union + 1.0) * safe))
+def _descending_order(errors: Tensor) -> Tensor:
+    """The indices that sort each row of ``errors`` (B, C, P), non-negative, in decreasing order.
+
+    On the CPU, float32 rows are sorted as one 1-D int64 key ``row·2**31 + (2**31 − 1 − bits)``: the bits of a
+    non-negative float32 order like its value, and torch sorts a long 1-D integer tensor by radix sort, several
+    times faster than the comparison sort of the rows (ties may come in another order, which leaves the Lovász
+    extension's value unchanged). Elsewhere, and for float64, ``torch.sort`` of the rows."""
+    b, c, p = errors.shape
+    if errors.device.type != "cpu" or errors.dtype != torch.float32:
+        return torch.sort(errors.detach(), dim=2, descending=True).indices
+    rows = torch.arange(b * c, device=errors.device).view(b, c, 1)
+    key = (rows << 31) | (2**31 - 1 - errors.detach().view(torch.int32).to(torch.int64))
+    return torch.sort(key.reshape(-1), stable=True).indices.view(b, c, p) - rows * p
+
+
+def _lovasz_gradient(hits: Tensor) -> tuple[Tensor, Tensor]:
+    r"""``(g, present)``: ``g_k`` of the Jaccard loss's Lovász extension for the sorted 0/1 ``hits`` (B, C, P),
+    ``1/U`` for a pixel of F and ``I/(U·(U + 1))`` otherwise, with ``I = |F \ M_{k−1}|``, ``U = |F ∪ M_{k−1}|``,
+    written ``(I + hit·k_1) / (U·(U + 1))`` (``U + 1 − I = k_1 = k``, the 1-based position) to need no select;
+    0 for every k of an absent class (its first term is added by the caller); and whether F is not empty (B, C).
+    The counts are exact: float32 holds integers up to 2**24, longer rows count in float64 (float32 on MPS)."""
+    length, dtype = hits.shape[2], hits.dtype
+    if length >= 2**24 and dtype != torch.float64:
+        hits = hits.to(wide_dtype(hits.device))
+    total = hits.sum(2, keepdim=True)
+    position = torch.arange(1, length + 1, device=hits.device, dtype=hits.dtype)  # k
+    missed = total - (hits.cumsum(2) - hits)  # I = |F| − |F ∩ M_{k−1}|
+    union = missed + (position - 1.0)  # U = I + |M_{k−1}|
+    weights = (missed + hits * position) / (union.clamp_min(1.0) * (union + 1.0))
+    return weights.to(dtype), total.squeeze(2) > 0
 
 
 class LovaszSoftmaxLoss(SegmentationLoss[LovaszOptions]):
@@ -460,3 +482,6 @@ class LovaszSoftmaxLoss(SegmentationLoss[LovaszOptions]):
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return lovasz_core(input, target, self.current_options())
+
+
+trace_ready(TverskyOptions, GeneralizedDiceOptions, DiceCEOptions, LovaszOptions)

@@ -14,7 +14,7 @@ Conventions shared by every loss in this file:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -64,8 +64,10 @@ __all__ = [
     "focal_core",
     "focal_loss",
     "overlap_ratio_loss",
+    "pick_options",
     "pixel_cross_entropy",
     "split_target",
+    "trace_ready",
 ]
 
 ClassWeight = Tensor | Literal["balanced", "median_frequency"] | None
@@ -176,6 +178,25 @@ def _is_soft_target(input: Tensor, target: Tensor) -> bool:
 
 
 # ------------------------------------------------------------------------------------- cross-entropy
+def pick_options(cls: type[OptionsT], namespace: Mapping[str, Any]) -> OptionsT:
+    """``cls.pick(namespace)`` that ``torch.compile(fullgraph=True)`` can trace, so the functions run inside a
+    compiled model (``topology_aware_loss`` calls :func:`pixel_cross_entropy`): dynamo reads a class's
+    ``__dataclass_fields__`` and a plain loop, but not ``dataclasses.fields`` of a class nor a comprehension over
+    a captured mapping. The classes must be :func:`trace_ready`."""
+    kwargs = {}
+    for name in cls.__dataclass_fields__:
+        kwargs[name] = namespace[name]
+    return cls(**kwargs)
+
+
+def trace_ready(*classes: type[Options]) -> None:
+    """Build each options class once with its defaults, at import: ``Options.__post_init__`` caches the class's
+    type hints on first use (``typing.get_type_hints``, which dynamo cannot trace), so a first call inside a
+    compiled function finds them read."""
+    for cls in classes:
+        cls()
+
+
 class SegmentationLoss(OptionsLoss[OptionsT]):
     """The module shell of the segmentation losses: :class:`~imagelosses._core.module.OptionsLoss` whose tensor
     options (``class_weight``, ``alpha``) are registered as buffers *before* the options object is stored
@@ -260,7 +281,7 @@ def pixel_cross_entropy(input: Tensor, target: Tensor, *, class_weight: ClassWei
         >>> round(float(pixel_cross_entropy(logits, target)), 4)  # ln 4
         1.3863
     """
-    return cross_entropy_core(input, target, weight, CrossEntropyOptions.pick(locals()))
+    return cross_entropy_core(input, target, weight, pick_options(CrossEntropyOptions, locals()))
 
 
 def cross_entropy_core(input: Tensor, target: Tensor, weight: Tensor | None, options: CrossEntropyOptions) -> Tensor:
@@ -405,7 +426,7 @@ def dice_loss(input: Tensor, target: Tensor, *, ignore_index: int = -100, smooth
         >>> float(dice_loss(logits, torch.tensor([[[1, 0]]])))
         0.0
     """
-    return dice_core(input, target, DiceOptions.pick(locals()))
+    return dice_core(input, target, pick_options(DiceOptions, locals()))
 
 
 def class_probabilities(input: Tensor, target: Tensor, ignore_index: int, include_background: bool,
@@ -524,7 +545,7 @@ def focal_loss(input: Tensor, target: Tensor, *, gamma: float = 2.0, alpha: floa
         >>> round(float(focal_loss(torch.zeros(1, 2, 1, 1), torch.zeros(1, 1, 1, dtype=torch.long))), 4)
         0.1733
     """
-    return focal_core(input, target, FocalOptions.pick(locals()))
+    return focal_core(input, target, pick_options(FocalOptions, locals()))
 
 
 def focal_core(input: Tensor, target: Tensor, options: FocalOptions) -> Tensor:
@@ -583,3 +604,6 @@ class FocalLoss(SegmentationLoss[FocalOptions]):
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return focal_core(input, target, self.current_options())
+
+
+trace_ready(CrossEntropyOptions, DiceOptions, FocalOptions)
