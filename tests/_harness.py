@@ -106,6 +106,8 @@ class LossCase:
     bad_inputs: Sequence[BadInput] = ()
     bad_options: Sequence[BadOption] = ()
     reductions: Sequence[str] = ("none", "mean", "sum")
+    #: options of a module that serves several functions and that this function does not take
+    module_only_options: Sequence[str] = ()
     atol: float = 1e-5
 
     def __str__(self) -> str:
@@ -237,7 +239,14 @@ class StandardLossTests:
             assert (type(called.value), str(called.value)) == (type(built.value), str(built.value)), bad.label
 
     def test_options_are_public(self, case: LossCase) -> None:
+        """Every option is a public attribute in the ``repr``; an options object's every field is also a
+        parameter of the function (``Options.pick(locals())`` reads them from its signature)."""
         module = case.build()
+        if isinstance(module, OptionsLoss):
+            fields = {f.name for f in dataclasses.fields(module.options)} - set(case.module_only_options)
+            params = inspect.signature(case.functional).parameters
+            if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+                assert fields <= set(params), f"{case.name}: options not in the function: {fields - set(params)}"
         names = getattr(module, "options", ())
         if dataclasses.is_dataclass(names):  # an options object: its fields are the options
             names = tuple(f.name for f in dataclasses.fields(names))

@@ -133,7 +133,8 @@ def _gen_case(kind: str) -> LossCase:
     return LossCase(name=f"g_{kind}", functional=generator_loss, module=_GeneratorSide,
                     make_inputs=lambda d, s, sc: scores(d, s, sc)[1:], kwargs={"kind": kind},
                     none_shape=lambda a: (N, *SHAPE), nonnegative=kind in ("nonsaturating", "lsgan"),
-                    batch_args=(0,), bad_inputs=G_BAD, bad_options=OPT_BAD)
+                    batch_args=(0,), bad_inputs=G_BAD, bad_options=OPT_BAD,
+                    module_only_options=("label_smoothing",))  # GANLoss's discriminator side
 
 
 def _gen_real_case(kind: str) -> LossCase:
@@ -141,7 +142,7 @@ def _gen_real_case(kind: str) -> LossCase:
                     make_inputs=lambda d, s, sc: scores(d, s, sc)[::-1], kwargs={"kind": kind},
                     grad_argnums=(0, 1), none_shape=lambda a: (2 * N, *SHAPE), nonnegative=kind == "lsgan",
                     mean_of=lambda none, a: none[:N].mean() + none[N:].mean(), bad_inputs=G_REAL_BAD,
-                    bad_options=OPT_BAD)
+                    bad_options=OPT_BAD, module_only_options=("label_smoothing",))
 
 
 class TestGANHarness(StandardLossTests):

@@ -237,7 +237,8 @@ def test_dice_micro_matches_kornia() -> None:
     logits = torch.randn(3, 4, 6, 5, generator=g, dtype=torch.float64)
     target = torch.randint(0, 4, (3, 6, 5), generator=g)
     ref = kornia.losses.dice_loss(logits, target, average="micro", eps=1e-8)
-    torch.testing.assert_close(ilf.dice_loss(logits, target, average="micro", smooth=0.0), ref, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(ilf.dice_loss(logits, target, class_average="micro", smooth=0.0), ref,
+                               atol=1e-6, rtol=1e-6)
 
 
 def test_soft_targets_match_torch_and_one_hot_targets() -> None:

@@ -131,10 +131,10 @@ def test_fewer_seeds_than_the_rule_needs_are_not_decided(tmp_path: Path) -> None
 # --- the registry -----------------------------------------------------------------------------------------
 
 def test_registry_names_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert registry.names()[:7] == ("pixel-vs-perceptual", "class-imbalance", "style-texture", "triplet-mining",
-                                    "topology", "gan-objectives", "cycle-consistency")
-    with pytest.raises(ValueError, match=r"^experiment: expected one of pixel-vs-perceptual, class-imbalance, .*"
-                                         r"cycle-consistency, got 'nope'$"):
+    assert registry.names()[:8] == ("pixel-vs-perceptual", "restoration", "class-imbalance", "style-texture",
+                                    "triplet-mining", "topology", "gan-objectives", "cycle-consistency")
+    with pytest.raises(ValueError, match=r"^experiment: expected one of pixel-vs-perceptual, restoration, "
+                                         r"class-imbalance, .*cycle-consistency, got 'nope'$"):
         registry.get("nope")
     with pytest.raises(ValueError, match=r"^experiment.name: expected a name not yet registered, got 'topology'$"):
         registry.register(_experiment("topology", lambda ctx: RunOutput({})))
@@ -283,14 +283,14 @@ def test_a_table_title_that_names_its_seed_is_not_repeated(tmp_path: Path) -> No
 
 
 def test_two_jobs_give_the_numbers_of_one(tmp_path: Path) -> None:
-    from dataclasses import replace
-
-    other = replace(TINY, name="test-other")
-    one, _ = run_experiments([TINY, other], out_dir=tmp_path / "one", quick=True, seeds=2, progress=False,
+    """Two built-in experiments in worker processes give the numbers they give here; a test's own experiment
+    (lambdas, not importable by name) runs in this process beside them."""
+    chosen = [registry.get("gan-objectives"), TINY, registry.get("cycle-consistency")]
+    one, _ = run_experiments(chosen, out_dir=tmp_path / "one", quick=True, seeds=1, progress=False,
                              stream=io.StringIO())
-    two, data = run_experiments([TINY, other], out_dir=tmp_path / "two", quick=True, seeds=2, progress=False,
+    two, data = run_experiments(chosen, out_dir=tmp_path / "two", quick=True, seeds=1, progress=False,
                                 stream=io.StringIO(), jobs=2)
-    assert [r.experiment.name for r in two] == ["test-tiny", "test-other"]
+    assert [r.experiment.name for r in two] == ["gan-objectives", "test-tiny", "cycle-consistency"]
     for a, b in zip(one, two, strict=True):
-        assert a.values == b.values and a.verdict == b.verdict
-    assert (tmp_path / "two" / "test-other").is_dir() and [e["status"] for e in data["experiments"]] == ["ok", "ok"]
+        assert a.values == b.values and a.verdict == b.verdict and b.error is None
+    assert [e["status"] for e in data["experiments"]] == ["ok", "ok", "ok"]

@@ -59,9 +59,9 @@ class OptionsLoss(nn.Module, Generic[OptionsT]):
     def __init__(self, **options: Any) -> None:
         super().__init__()
         built = self.Options(**options)
-        object.__setattr__(self, "options", built)
-        for name, tensor in built.tensors().items():
+        for name, tensor in built.tensors().items():  # before the options: __getattr__ would make the name taken
             self.register_buffer(name, tensor.detach().clone(), persistent=False)
+        object.__setattr__(self, "options", built)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -94,10 +94,14 @@ class OptionsLoss(nn.Module, Generic[OptionsT]):
 
     def current_options(self) -> OptionsT:
         """The options, with tensor fields replaced by this module's buffers (moved with ``.to``)."""
-        tensors = {name: self._buffers[name] for name in self.options.tensors() if name in self._buffers}
+        tensors = {}
+        for name in self.options.tensors():  # a plain loop: torch.compile traces it
+            buffer = self._buffers.get(name)
+            if buffer is not None:
+                tensors[name] = buffer
         if not tensors:
             return self.options
-        return dataclasses.replace(self.options, **tensors)
+        return self.options.with_tensors(tensors)
 
     def extra_repr(self) -> str:
         return ", ".join(f"{name}={_short(getattr(self, name))}" for name in self._field_names())

@@ -74,6 +74,13 @@ def _check(value: Any, name: str, hint: Any, field: dataclasses.Field[Any]) -> A
 class Options:
     """The base of every loss's options (module docstring)."""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        try:  # resolve the annotations now, outside any torch.compile trace (dynamo cannot trace get_type_hints)
+            _hints(cls)
+        except NameError:  # a name defined after the class: resolved on first use instead
+            _HINTS.pop(cls, None)
+
     def __post_init__(self) -> None:
         hints = _hints(type(self))
         for field in dataclasses.fields(self):
@@ -87,8 +94,23 @@ class Options:
 
     @classmethod
     def pick(cls: type[OptionsT], namespace: Mapping[str, Any]) -> OptionsT:
-        """The options from a function's ``locals()``: every field of the dataclass, by name."""
-        return cls(**{field.name: namespace[field.name] for field in dataclasses.fields(cls)})
+        """The options from a function's ``locals()``: every field of the dataclass, by name. A plain loop
+        over ``__dataclass_fields__``, which ``torch.compile(fullgraph=True)`` traces (``dataclasses.fields``
+        of a class and a comprehension over a captured mapping it does not), so a loss function runs inside a
+        compiled model."""
+        kwargs = {}
+        for name in cls.__dataclass_fields__:
+            if name in namespace:  # skips ClassVar pseudo-fields; the harness checks every option is a parameter
+                kwargs[name] = namespace[name]
+        return cls(**kwargs)
+
+    def with_tensors(self: OptionsT, tensors: Mapping[str, Tensor]) -> OptionsT:
+        """A copy whose tensor fields are replaced by ``tensors`` (a module's buffers, moved by ``.to``), without
+        checking them again: they are the checked values on another device (no host sync per forward)."""
+        copy = object.__new__(type(self))
+        copy.__dict__.update(self.__dict__)
+        copy.__dict__.update(tensors)
+        return copy
 
     def values(self) -> dict[str, Any]:
         """``{name: value}`` of every field, in declaration order (tensors as stored)."""

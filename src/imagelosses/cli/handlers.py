@@ -47,7 +47,7 @@ def experiments(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from ..experiments.runner import format_summary, run_experiments
 
     results, _ = run_experiments(chosen, out_dir=out, quick=args.quick, device=where, seeds=args.seeds,
-                                 first_seed=args.first_seed, command=[PROG, *argv])
+                                 first_seed=args.first_seed, command=[PROG, *argv], jobs=args.jobs)
     print(format_summary(results))
     print(f"report: {out / 'report.html'}")
     print(f"results: {out / 'results.json'}")

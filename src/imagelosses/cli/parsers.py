@@ -4,6 +4,7 @@ subparsers and pointing it at its handler (:mod:`.handlers`)."""
 from __future__ import annotations
 
 import argparse
+import os
 import textwrap
 from typing import Any
 
@@ -62,13 +63,16 @@ def add_experiments(sub: Subparsers) -> None:
                    help="run only these experiments (see --list); default: all")
     p.add_argument("--list", action="store_true", help="list the experiments and exit")
     p.add_argument("--quick", action="store_true",
-                   help="the quick size: the same code on less data and fewer steps (about 2 minutes in all)")
+                   help="the quick size: the same code on less data and fewer steps (about a minute in all)")
     p.add_argument("--out", default="runs/latest", metavar="DIR", help="output folder (default: %(default)s)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to train (default: %(default)s)")
     p.add_argument("--seeds", type=positive_int, metavar="N",
                    help="seeds per experiment (default: each experiment's own, usually 3)")
     p.add_argument("--first-seed", type=nonneg_int, default=0, metavar="S",
                    help="the seeds are S, S+1, ..., S+N-1 (default: %(default)s)")
+    p.add_argument("--jobs", type=positive_int, default=min(2, os.cpu_count() or 1), metavar="N",
+                   help="experiments run at once, each in a process of its own on one core (the numbers do not "
+                        "depend on it; default: %(default)s, up to 2 cores)")
     p.set_defaults(handler=handlers.experiments)
 
 

@@ -271,14 +271,12 @@ def results_json(results: Sequence[ExperimentResult], *, quick: bool, device: to
     return data
 
 
-def _worker(experiment: Experiment | str, threads: int, kwargs: dict[str, Any]) -> ExperimentResult:
-    """One experiment in a worker process: a built-in one by name (its module is imported there), any other
-    by the pickled object (its functions by reference)."""
+def _worker(name: str, threads: int, kwargs: dict[str, Any]) -> ExperimentResult:
+    """One built-in experiment in a worker process, by name (its module is imported there)."""
     from . import registry
 
     torch.set_num_threads(threads)
-    resolved = registry.get(experiment) if isinstance(experiment, str) else experiment
-    return run_experiment(resolved, stream=sys.stderr, **kwargs)
+    return run_experiment(registry.get(name), stream=sys.stderr, **kwargs)
 
 
 def _run_in_processes(plan: Sequence[tuple[Experiment, list[int]]], jobs: int, *, out: Path, quick: bool,
@@ -287,11 +285,9 @@ def _run_in_processes(plan: Sequence[tuple[Experiment, list[int]]], jobs: int, *
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from . import registry
-
     threads = max(1, (os.cpu_count() or 1) // jobs)
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_worker, e.name if e.name in registry.BUILTIN else e, threads,
+        futures = [pool.submit(_worker, e.name, threads,
                                {"out_dir": out, "quick": quick, "device": device, "seeds": run_seeds,
                                 "progress": progress}) for e, run_seeds in plan]
         try:
@@ -373,9 +369,10 @@ def run_experiments(experiments: Sequence[Experiment], *, out_dir: str | os.Path
             per seed as it starts and ends (a log file, CI, nohup).
         stream: where progress bars and errors go (default ``sys.stderr``).
         command: the command line, recorded in ``results.json``.
-        jobs: experiments run at once, each in a process of its own with ``cpu_count // jobs`` threads (the
-            experiments train tiny networks on one thread, so two jobs on two cores halve the wall time; the
-            numbers do not depend on it). Progress is then one line per seed.
+        jobs: built-in experiments run at once, each in a process of its own with ``cpu_count // jobs`` threads
+            (the experiments train tiny networks on one thread, so two jobs on two cores halve the wall time;
+            the numbers do not depend on it). Progress is then one line per seed. Other experiments (a plugin, a
+            test's) run in this process.
 
     A run into a folder that already holds a run of the same size (quick or full) merges: the experiments of
     this run replace their earlier entries, the others stay as they were (each entry keeps its own date,
@@ -400,12 +397,17 @@ def run_experiments(experiments: Sequence[Experiment], *, out_dir: str | os.Path
     start = time.perf_counter()
     plan = [(e, list(range(first_seed, first_seed + (e.seeds if seeds is None else seeds)))) for e in experiments]
     all_seeds = sorted({s for _, run_seeds in plan for s in run_seeds})
-    if jobs == 1:
-        results = [run_experiment(e, out_dir=out, quick=quick, device=device, seeds=run_seeds, progress=mode,
-                                  stream=stream) for e, run_seeds in plan]
-    else:
-        results = _run_in_processes(plan, jobs, out=out, quick=quick, device=device,
-                                    progress="off" if mode == "off" else "lines")
+    from . import registry
+
+    # Built-in experiments can run in worker processes (their modules import there by name); others (a plugin,
+    # a test's experiment with lambdas) run here, where their objects live.
+    parallel = [(e, s) for e, s in plan if e.name in registry.BUILTIN] if jobs > 1 else []
+    done = dict(zip((e.name for e, _ in parallel), _run_in_processes(
+        parallel, jobs, out=out, quick=quick, device=device, progress="off" if mode == "off" else "lines"),
+        strict=True)) if parallel else {}
+    results = [done[e.name] if e.name in done else run_experiment(
+        e, out_dir=out, quick=quick, device=device, seeds=run_seeds, progress=mode, stream=stream)
+        for e, run_seeds in plan]
     data = results_json(results, quick=quick, device=device, seeds=all_seeds,
                         wall_time_s=time.perf_counter() - start, command=command)
     if earlier is not None:

@@ -120,7 +120,7 @@ def _online_losses(margin: float) -> dict[str, TripletLoss]:
     averaged over the non-zero triplets for batch-all, the hinge for FaceNet's semi-hard."""
     common: dict[str, Any] = {"distance": "euclidean", "normalize": False, "return_stats": True}
     return {"batch-hard": TripletLoss(mining="hard", soft_margin=True, **common),
-            "batch-all": TripletLoss(mining="all", margin=margin, average="nonzero", **common),
+            "batch-all": TripletLoss(mining="all", margin=margin, average_over="nonzero", **common),
             "semi-hard": TripletLoss(mining="semihard", margin=margin, **common)}
 
 

@@ -36,7 +36,7 @@ from .._core.dtypes import at_least_float32, nan_if_nonfinite
 from .._core.module import OptionsLoss
 from .._core.options import Options, integer, number
 from .._core.reduction import Reduction, reduce, safe_divide
-from .segmentation import check_binary_values, pick_options, trace_ready
+from .segmentation import check_binary_values
 
 __all__ = ["ClDiceOptions", "ClDiceParts", "SoftClDiceLoss", "cldice_core", "soft_cldice_loss", "soft_skeleton"]
 
@@ -179,7 +179,7 @@ def soft_cldice_loss(input: Tensor, target: Tensor, *, iterations: int = 3, alph
         >>> float(soft_cldice_loss(mask, mask, from_logits=False))
         0.0
     """
-    options = pick_options(ClDiceOptions, locals())
+    options = ClDiceOptions.pick(locals())
     return cldice_core(input, target, options, return_parts=check_bool(return_parts, "return_parts"))
 
 
@@ -259,4 +259,3 @@ class SoftClDiceLoss(OptionsLoss[ClDiceOptions]):
         return cldice_core(input, target, self.current_options(), return_parts=return_parts)
 
 
-trace_ready(ClDiceOptions)

@@ -22,6 +22,7 @@ from torch import Tensor
 
 from .._core.checks import check_prediction, eager, fail
 from .._core.dtypes import at_least_float32, nan_if_nonfinite, wide_dtype
+from .._core.module import OptionsLoss
 from .._core.options import Options, number
 from .._core.reduction import Reduction, WeightedMean, reduce
 from .segmentation import (
@@ -29,14 +30,11 @@ from .segmentation import (
     ClassWeight,
     CrossEntropyOptions,
     DiceOptions,
-    SegmentationLoss,
     class_probabilities,
     cross_entropy_core,
     dice_core,
     overlap_ratio_loss,
-    pick_options,
     split_target,
-    trace_ready,
 )
 
 __all__ = [
@@ -129,7 +127,7 @@ def tversky_loss(input: Tensor, target: Tensor, *, alpha: float = 0.5, beta: flo
         >>> round(float(tversky_loss(logits, torch.tensor([[[1.0, 1.0]]]), alpha=0.3, beta=0.7)), 4)
         0.4118
     """
-    return tversky_core(input, target, pick_options(TverskyOptions, locals()))
+    return tversky_core(input, target, TverskyOptions.pick(locals()))
 
 
 def tversky_core(input: Tensor, target: Tensor, options: TverskyOptions) -> Tensor:
@@ -148,7 +146,7 @@ def tversky_core(input: Tensor, target: Tensor, options: TverskyOptions) -> Tens
     return nan_if_nonfinite(reduce(values, options.reduction), input, target).to(input.dtype)
 
 
-class TverskyLoss(SegmentationLoss[TverskyOptions]):
+class TverskyLoss(OptionsLoss[TverskyOptions]):
     """Tversky (and focal Tversky) loss from logits, as a module.
 
     ``TverskyLoss(alpha=0.5, beta=0.5, gamma=1.0, ignore_index=-100, smooth=1e-5, include_background=True,
@@ -217,7 +215,7 @@ def generalized_dice_loss(input: Tensor, target: Tensor, *, ignore_index: int = 
         >>> round(float(generalized_dice_loss(logits, torch.tensor([[[0, 1]]]))), 4)
         0.0
     """
-    return generalized_dice_core(input, target, pick_options(GeneralizedDiceOptions, locals()))
+    return generalized_dice_core(input, target, GeneralizedDiceOptions.pick(locals()))
 
 
 def generalized_dice_core(input: Tensor, target: Tensor, options: GeneralizedDiceOptions) -> Tensor:
@@ -238,7 +236,7 @@ def generalized_dice_core(input: Tensor, target: Tensor, options: GeneralizedDic
     return nan_if_nonfinite(reduce(values, options.reduction), input, target).to(input.dtype)
 
 
-class GeneralizedDiceLoss(SegmentationLoss[GeneralizedDiceOptions]):
+class GeneralizedDiceLoss(OptionsLoss[GeneralizedDiceOptions]):
     """Generalized Dice loss from logits, as a module.
 
     ``GeneralizedDiceLoss(ignore_index=-100, smooth=1e-5, include_background=True, batch_dice=False,
@@ -310,7 +308,7 @@ def dice_ce_loss(input: Tensor, target: Tensor, *, weight: Tensor | None = None,
         >>> round(float(dice_ce_loss(logits, target)), 4)  # Dice 0.5 + ln 2
         1.1931
     """
-    return dice_ce_core(input, target, weight, pick_options(DiceCEOptions, locals()))
+    return dice_ce_core(input, target, weight, DiceCEOptions.pick(locals()))
 
 
 def dice_ce_core(input: Tensor, target: Tensor, weight: Tensor | None, options: DiceCEOptions) -> Tensor:
@@ -321,7 +319,7 @@ def dice_ce_core(input: Tensor, target: Tensor, weight: Tensor | None, options: 
     return out.to(input.dtype)
 
 
-class DiceCELoss(SegmentationLoss[DiceCEOptions]):
+class DiceCELoss(OptionsLoss[DiceCEOptions]):
     """Dice + cross-entropy (nnU-Net's default loss), as a module.
 
     ``DiceCELoss(class_weight=None, ignore_index=-100, label_smoothing=0.0, reduction="mean",
@@ -396,7 +394,7 @@ def lovasz_softmax_loss(input: Tensor, target: Tensor, *, per_image: bool = Fals
         >>> float(lovasz_softmax_loss(logits, torch.tensor([[[0, 1]]])))
         0.5
     """
-    return lovasz_core(input, target, pick_options(LovaszOptions, locals()))
+    return lovasz_core(input, target, LovaszOptions.pick(locals()))
 
 
 def lovasz_core(input: Tensor, target: Tensor, options: LovaszOptions) -> Tensor:
@@ -464,7 +462,7 @@ def _lovasz_gradient(hits: Tensor) -> tuple[Tensor, Tensor]:
     return weights.to(dtype), total.squeeze(2) > 0
 
 
-class LovaszSoftmaxLoss(SegmentationLoss[LovaszOptions]):
+class LovaszSoftmaxLoss(OptionsLoss[LovaszOptions]):
     """Lovász-softmax loss from logits, as a module.
 
     ``LovaszSoftmaxLoss(per_image=False, classes="present", ignore_index=-100, reduction="mean",
@@ -484,4 +482,3 @@ class LovaszSoftmaxLoss(SegmentationLoss[LovaszOptions]):
         return lovasz_core(input, target, self.current_options())
 
 
-trace_ready(TverskyOptions, GeneralizedDiceOptions, DiceCEOptions, LovaszOptions)

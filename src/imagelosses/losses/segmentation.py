@@ -14,13 +14,13 @@ Conventions shared by every loss in this file:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from .._core.checks import (
     check_floating,
@@ -40,7 +40,7 @@ from .._core.checks import (
 )
 from .._core.dtypes import at_least_float32, nan_if_nonfinite, wide_dtype
 from .._core.module import OptionsLoss
-from .._core.options import Options, OptionsT, number
+from .._core.options import Options, number
 from .._core.reduction import Reduction, WeightedMean, reduce, weighted_reduce
 
 __all__ = [
@@ -53,7 +53,6 @@ __all__ = [
     "FocalLoss",
     "FocalOptions",
     "PixelCrossEntropyLoss",
-    "SegmentationLoss",
     "check_binary_values",
     "check_class_weight",
     "class_frequency_weights",
@@ -64,10 +63,8 @@ __all__ = [
     "focal_core",
     "focal_loss",
     "overlap_ratio_loss",
-    "pick_options",
     "pixel_cross_entropy",
     "split_target",
-    "trace_ready",
 ]
 
 ClassWeight = Tensor | Literal["balanced", "median_frequency"] | None
@@ -178,39 +175,6 @@ def _is_soft_target(input: Tensor, target: Tensor) -> bool:
 
 
 # ------------------------------------------------------------------------------------- cross-entropy
-def pick_options(cls: type[OptionsT], namespace: Mapping[str, Any]) -> OptionsT:
-    """``cls.pick(namespace)`` that ``torch.compile(fullgraph=True)`` can trace, so the functions run inside a
-    compiled model (``topology_aware_loss`` calls :func:`pixel_cross_entropy`): dynamo reads a class's
-    ``__dataclass_fields__`` and a plain loop, but not ``dataclasses.fields`` of a class nor a comprehension over
-    a captured mapping. The classes must be :func:`trace_ready`."""
-    kwargs = {}
-    for name in cls.__dataclass_fields__:
-        kwargs[name] = namespace[name]
-    return cls(**kwargs)
-
-
-def trace_ready(*classes: type[Options]) -> None:
-    """Build each options class once with its defaults, at import: ``Options.__post_init__`` caches the class's
-    type hints on first use (``typing.get_type_hints``, which dynamo cannot trace), so a first call inside a
-    compiled function finds them read."""
-    for cls in classes:
-        cls()
-
-
-class SegmentationLoss(OptionsLoss[OptionsT]):
-    """The module shell of the segmentation losses: :class:`~imagelosses._core.module.OptionsLoss` whose tensor
-    options (``class_weight``, ``alpha``) are registered as buffers *before* the options object is stored
-    (``OptionsLoss.__init__`` stores it first, and ``register_buffer`` then finds the option through
-    ``__getattr__`` and refuses the name as taken)."""
-
-    def __init__(self, **options: Any) -> None:
-        nn.Module.__init__(self)
-        built = self.Options(**options)
-        for name, tensor in built.tensors().items():
-            self.register_buffer(name, tensor.detach().clone(), persistent=False)
-        object.__setattr__(self, "options", built)
-
-
 @dataclass(frozen=True)
 class CrossEntropyOptions(Options):
     """The options of :func:`pixel_cross_entropy` and :class:`PixelCrossEntropyLoss`."""
@@ -281,7 +245,7 @@ def pixel_cross_entropy(input: Tensor, target: Tensor, *, class_weight: ClassWei
         >>> round(float(pixel_cross_entropy(logits, target)), 4)  # ln 4
         1.3863
     """
-    return cross_entropy_core(input, target, weight, pick_options(CrossEntropyOptions, locals()))
+    return cross_entropy_core(input, target, weight, CrossEntropyOptions.pick(locals()))
 
 
 def cross_entropy_core(input: Tensor, target: Tensor, weight: Tensor | None, options: CrossEntropyOptions) -> Tensor:
@@ -351,7 +315,7 @@ def _binary_cross_entropy(x: Tensor, t: Tensor, valid: Tensor, weight: Tensor | 
     return weighted_reduce(values, options.reduction, options.weighted_mean, effective, valid.sum())
 
 
-class PixelCrossEntropyLoss(SegmentationLoss[CrossEntropyOptions]):
+class PixelCrossEntropyLoss(OptionsLoss[CrossEntropyOptions]):
     """Per-pixel cross-entropy, multi-class, soft-target or binary, with class weights, a per-pixel weight
     map, ``ignore_index`` and label smoothing, as a module.
 
@@ -426,7 +390,7 @@ def dice_loss(input: Tensor, target: Tensor, *, ignore_index: int = -100, smooth
         >>> float(dice_loss(logits, torch.tensor([[[1, 0]]])))
         0.0
     """
-    return dice_core(input, target, pick_options(DiceOptions, locals()))
+    return dice_core(input, target, DiceOptions.pick(locals()))
 
 
 def class_probabilities(input: Tensor, target: Tensor, ignore_index: int, include_background: bool,
@@ -473,7 +437,7 @@ def overlap_ratio_loss(numerator: Tensor, denominator: Tensor, smooth: float) ->
     return torch.where(empty & ~denominator.isnan(), torch.zeros_like(score), 1.0 - score)
 
 
-class DiceLoss(SegmentationLoss[DiceOptions]):
+class DiceLoss(OptionsLoss[DiceOptions]):
     """Soft Dice loss from logits, as a module.
 
     ``DiceLoss(ignore_index=-100, smooth=1e-5, squared=False, include_background=True, batch_dice=False,
@@ -545,7 +509,7 @@ def focal_loss(input: Tensor, target: Tensor, *, gamma: float = 2.0, alpha: floa
         >>> round(float(focal_loss(torch.zeros(1, 2, 1, 1), torch.zeros(1, 1, 1, dtype=torch.long))), 4)
         0.1733
     """
-    return focal_core(input, target, pick_options(FocalOptions, locals()))
+    return focal_core(input, target, FocalOptions.pick(locals()))
 
 
 def focal_core(input: Tensor, target: Tensor, options: FocalOptions) -> Tensor:
@@ -588,7 +552,7 @@ def _class_alpha(alpha: float | Tensor, num_classes: int, like: Tensor) -> Tenso
     return check_same_device(alpha, "alpha", like, "input").to(like.dtype)
 
 
-class FocalLoss(SegmentationLoss[FocalOptions]):
+class FocalLoss(OptionsLoss[FocalOptions]):
     """Focal loss from logits, multi-class or binary, as a module.
 
     ``FocalLoss(gamma=2.0, alpha=None, ignore_index=-100, reduction="mean", check_finite=False)``, called as
@@ -606,4 +570,3 @@ class FocalLoss(SegmentationLoss[FocalOptions]):
         return focal_core(input, target, self.current_options())
 
 
-trace_ready(CrossEntropyOptions, DiceOptions, FocalOptions)
