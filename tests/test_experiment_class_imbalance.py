@@ -10,7 +10,6 @@ import torch
 from scipy import ndimage
 
 from imagelosses.experiments import class_imbalance
-from imagelosses.experiments.data import Cells, make_cells
 from tests.experiment_support import run_quick, summary
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -115,15 +114,6 @@ def test_the_border_weight_map_is_scaled_to_the_cells() -> None:
         assert float(w[i][fg].sum()) == pytest.approx(float(w[i][~fg].sum()), rel=1e-4)
 
 
-def test_cells_ground_truth_is_consistent() -> None:
-    cells = make_cells(4, torch.Generator().manual_seed(0), size=48)
-    assert cells.images.shape == (4, 1, 48, 48) and cells.mask.shape == (4, 48, 48)
-    assert torch.equal(cells.mask, (cells.instances > 0).long())
-    assert cells.pairs and all(a != b for _, a, b in cells.pairs)
-    again = make_cells(4, torch.Generator().manual_seed(0), size=48)
-    assert torch.equal(cells.images, again.images)  # a function of the generator only
-
-
 def test_experiment_cells_are_consistent_and_show_a_membrane() -> None:
     cfg = class_imbalance.EXPERIMENT.quick
     cells = class_imbalance.make_data(cfg, torch.Generator().manual_seed(0), 4)
@@ -137,11 +127,11 @@ def test_experiment_cells_are_consistent_and_show_a_membrane() -> None:
     assert class_imbalance.separation(cells.mask.numpy().astype(bool), cells)["separated"] == 1.0
 
 
-def _two_cells() -> Cells:
+def _two_cells() -> class_imbalance.Cells:
     inst = torch.zeros(1, 8, 12, dtype=torch.long)
     inst[0, 2:6, 1:5] = 1
     inst[0, 2:6, 6:10] = 2  # one background column (5) between them
-    return Cells(torch.zeros(1, 1, 8, 12), inst, (inst > 0).long(), ((0, 1, 2),))
+    return class_imbalance.Cells(torch.zeros(1, 1, 8, 12), inst, (inst > 0).long(), ((0, 1, 2),))
 
 
 def test_separation_counts_separated_merged_and_missed_pairs() -> None:

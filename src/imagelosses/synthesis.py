@@ -100,8 +100,9 @@ def _lbfgs(image: Tensor, loss_fn: Callable[[Tensor], Tensor], steps: int, progr
             x.grad = x.grad.contiguous()
         return scaled
 
+    lbfgs_step: Callable[[Callable[[], Tensor]], Tensor] = optimizer.step  # torch leaves it untyped
     for step in range(steps):
-        loss: Tensor = optimizer.step(closure)  # type: ignore[no-untyped-call]
+        loss = lbfgs_step(closure)
         curve.append(float(loss.detach()) / scale[0])
         with torch.no_grad():
             x.clamp_(0.0, 1.0)
@@ -136,10 +137,10 @@ def balanced_style_weight(content: Tensor, style: Tensor, *, extractor: VGGFeatu
     away = style if style.shape == content.shape else F.interpolate(style, size=content.shape[-2:], mode="bilinear",
                                                                     antialias=True, align_corners=False)
     with torch.no_grad():
-        kwargs = {"extractor": extractor, "content_layers": content_layers, "style_layers": style_layers,
-                  "return_parts": True}
-        far: ContentStyleParts = content_style_loss(away, content, style, **kwargs)  # type: ignore[arg-type,assignment]
-        near: ContentStyleParts = content_style_loss(content, content, style, **kwargs)  # type: ignore[arg-type,assignment]
+        far, near = (content_style_loss(image, content, style, extractor=extractor, content_layers=content_layers,
+                                        style_layers=style_layers, return_parts=True) for image in (away, content))
+    if not isinstance(far, ContentStyleParts) or not isinstance(near, ContentStyleParts):  # return_parts=True
+        fail("content_style_loss", "its parts with return_parts=True", type(far).__name__, exc=TypeError)
     if float(near.style) <= 0.0:
         fail("content", "an image whose Gram matrices differ from the style image's", "a Gram distance of 0")
     return balance * content_weight * float(far.content) / float(near.style)

@@ -69,7 +69,7 @@ class OptionsLoss(nn.Module, Generic[OptionsT]):
         if opts is not None:  # help(Loss) and inspect.signature(Loss) show the options with their defaults
             params = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
                                         annotation=f.type) for f in dataclasses.fields(opts)]
-            cls.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+            setattr(cls, "__signature__", inspect.Signature(params))  # noqa: B010 (a class attribute mypy lacks)
 
     def _field_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in dataclasses.fields(self.Options))

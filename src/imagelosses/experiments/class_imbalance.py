@@ -35,6 +35,7 @@ the seed (descriptive).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -45,7 +46,6 @@ from torch import Tensor
 from ..losses.segmentation import PixelCrossEntropyLoss
 from ..losses.weightmaps import unet_weight_map
 from .base import Experiment, Figure, RunContext, RunOutput, Summary, Verdict, decide, paired_bootstrap, single_thread
-from .data import Cells
 from .figures import new_figure, save_figure, show_image
 from .models import TinyUNet, seeded
 
@@ -205,6 +205,23 @@ def run(ctx: RunContext) -> RunOutput:
     return output
 
 
+@dataclass(frozen=True)
+class Cells:
+    """Generated microscopy-like images with their ground truth.
+
+    ``images`` ``(N, 1, S, S)`` in about [0, 1]; ``instances`` ``(N, S, S)`` int64 instance ids (0 =
+    background) after a one-pixel separating background line was carved between touching cells (the
+    U-Net paper's labelling); ``mask`` ``(N, S, S)`` int64 foreground (1) / background (0) of the carved
+    instances; ``pairs`` the touching pairs ``(image, id_a, id_b)`` (cells that shared an edge before
+    carving).
+    """
+
+    images: Tensor
+    instances: Tensor
+    mask: Tensor
+    pairs: tuple[tuple[int, int, int], ...]
+
+
 def _touching_pairs(labels: np.ndarray) -> set[tuple[int, int]]:
     pairs: set[tuple[int, int]] = set()
     for a, b in ((labels[:, :-1], labels[:, 1:]), (labels[:-1], labels[1:]),
@@ -229,7 +246,7 @@ def _contact_pixels(labels: np.ndarray) -> np.ndarray:
 
 def _carve(labels: np.ndarray) -> np.ndarray:
     """Set to background every pixel of a cell that has an 8-neighbour in a cell with a *lower* id:
-    a one-pixel line that separates touching cells under 8-connectivity (as in ``data.make_cells``)."""
+    a one-pixel line that separates touching cells under 8-connectivity ."""
     out = labels.copy()
     padded = np.pad(labels, 1)
     h, w = labels.shape
@@ -243,7 +260,7 @@ def _carve(labels: np.ndarray) -> np.ndarray:
 
 
 def _one_image(rng: np.random.Generator, cfg: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One image, its carved instances and its uncarved labels: ``data.make_cells``'s cells (elliptical, darker
+    """One image, its carved instances and its uncarved labels: the cells (elliptical, darker
     rims, σ = 1 px blur, illumination gradient, Gaussian noise) with one change, a faint membrane: the cell pixels
     that touch another cell are dimmed to ``cfg["membrane"]`` of their brightness before the blur."""
     size, radius = cfg["size"], RADIUS

@@ -9,7 +9,7 @@ scikit-learn (the ``demo`` extra), which are imported inside the functions that 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -23,13 +23,11 @@ from .base import Summary
 __all__ = [
     "PHOTOGRAPHS",
     "TEXTURES",
-    "Cells",
     "describe_effect",
     "digits",
     "effect",
     "gaussian_blur",
     "luminance",
-    "make_cells",
     "photograph",
     "texture",
 ]
@@ -44,7 +42,8 @@ def _skimage_image(name: str) -> np.ndarray:
     from skimage import data
 
     if name == "motorcycle":
-        return np.asarray(data.stereo_motorcycle()[0])  # type: ignore[no-untyped-call]
+        motorcycle: Callable[[], tuple[np.ndarray, ...]] = data.stereo_motorcycle  # scikit-image is untyped
+        return np.asarray(motorcycle()[0])
     return np.asarray(getattr(data, name)())
 
 
@@ -108,111 +107,6 @@ def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
     return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
 
-# ------------------------------------------------------------------------------------------- cells
-@dataclass(frozen=True)
-class Cells:
-    """Generated microscopy-like images with their ground truth.
-
-    ``images`` ``(N, 1, S, S)`` in about [0, 1]; ``instances`` ``(N, S, S)`` int64 instance ids (0 =
-    background) after a one-pixel separating background line was carved between touching cells (the
-    U-Net paper's labelling); ``mask`` ``(N, S, S)`` int64 foreground (1) / background (0) of the carved
-    instances; ``pairs`` the touching pairs ``(image, id_a, id_b)`` (cells that shared an edge before
-    carving).
-    """
-
-    images: Tensor
-    instances: Tensor
-    mask: Tensor
-    pairs: tuple[tuple[int, int, int], ...]
-
-
-def _touching_pairs(labels: np.ndarray) -> set[tuple[int, int]]:
-    pairs: set[tuple[int, int]] = set()
-    for a, b in ((labels[:, :-1], labels[:, 1:]), (labels[:-1], labels[1:]),
-                 (labels[:-1, :-1], labels[1:, 1:]), (labels[:-1, 1:], labels[1:, :-1])):
-        touch = (a != b) & (a > 0) & (b > 0)
-        for u, v in zip(a[touch].tolist(), b[touch].tolist(), strict=True):
-            pairs.add((min(u, v), max(u, v)))
-    return pairs
-
-
-def _carve(labels: np.ndarray) -> np.ndarray:
-    """Set to background every pixel of a cell that has an 8-neighbour in a cell with a *lower* id:
-    a one-pixel line that separates touching cells under 8-connectivity."""
-    out = labels.copy()
-    padded = np.pad(labels, 1)
-    h, w = labels.shape
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            if dy == dx == 0:
-                continue
-            nb = padded[1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
-            out[(labels > 0) & (nb > 0) & (nb < labels)] = 0
-    return out
-
-
-def _one_image(rng: np.random.Generator, size: int, n_pairs: int, n_single: int, radius: tuple[float, float],
-               noise: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
-    best = np.full((size, size), np.inf)
-    labels = np.zeros((size, size), dtype=np.int64)
-    profile = np.zeros((size, size))
-    cells: list[tuple[float, float, float, float, float]] = []  # cy, cx, ry, rx, angle
-
-    def add(cy: float, cx: float, r: float) -> None:
-        aspect = rng.uniform(0.8, 1.25)
-        cells.append((cy, cx, r * aspect, r / aspect, rng.uniform(0, math.pi)))
-
-    margin = radius[1] + 2
-    for _ in range(n_pairs):
-        r1, r2 = rng.uniform(*radius, size=2)
-        cy, cx = (float(v) for v in rng.uniform(margin, size - margin, size=2))
-        angle = rng.uniform(0, 2 * math.pi)
-        dist = (r1 + r2) * rng.uniform(0.8, 0.95)  # overlapping ellipses: the two cells share a border
-        add(cy, cx, r1)
-        add(float(np.clip(cy + dist * math.sin(angle), 2, size - 3)),
-            float(np.clip(cx + dist * math.cos(angle), 2, size - 3)), r2)
-    for _ in range(n_single):
-        cy, cx = rng.uniform(margin, size - margin, size=2)
-        add(float(cy), float(cx), float(rng.uniform(*radius)))
-    for k, (cy, cx, ry, rx, ang) in enumerate(cells, start=1):
-        c, s = math.cos(ang), math.sin(ang)
-        u = ((yy - cy) * c + (xx - cx) * s) / ry
-        v = (-(yy - cy) * s + (xx - cx) * c) / rx
-        d = np.sqrt(u**2 + v**2)  # < 1 inside the ellipse
-        inside = (d < 1) & (d < best)
-        labels[inside] = k
-        best = np.where(inside, d, best)
-        profile = np.where(inside, rng.uniform(0.55, 0.9) * (1 - 0.6 * d**2), profile)  # darker rims
-    carved = _carve(labels)
-    image = gaussian_blur(torch.from_numpy(profile).float()[None, None], 1.0)[0, 0].numpy()
-    gy, gx = rng.normal(size=2)
-    illumination = 0.75 + 0.25 * np.tanh(0.6 * (gy * (yy / size - 0.5) + gx * (xx / size - 0.5)) * 4)
-    image = 0.1 + image * illumination + rng.normal(scale=noise, size=image.shape)
-    return image.astype(np.float32), carved, labels
-
-
-def make_cells(n: int, generator: torch.Generator, *, size: int = 64, n_pairs: int = 3, n_single: int = 2,
-               radius: tuple[float, float] = (3.5, 5.5), noise: float = 0.06) -> Cells:
-    """``n`` images of ``size × size`` px with ``n_pairs`` pairs of touching cells and ``n_single`` lone
-    cells (elliptical, radius in ``radius`` px, darker towards their rim), blurred (σ = 1 px), under an
-    uneven illumination (a random smooth gradient, ×0.5 to ×1.0), plus Gaussian noise of std ``noise``.
-    With the defaults about 10 % of the pixels are foreground. Drawn from ``generator`` only."""
-    n = check_int(n, "n", low=1)
-    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
-    rng = np.random.default_rng(seed)
-    images, instances, pairs = [], [], []
-    for i in range(n):
-        image, carved, labels = _one_image(rng, size, n_pairs, n_single, radius, noise)
-        present = set(np.unique(carved).tolist())
-        pairs += [(i, a, b) for a, b in sorted(_touching_pairs(labels)) if a in present and b in present]
-        images.append(image)
-        instances.append(carved)
-    inst = torch.from_numpy(np.stack(instances))
-    return Cells(torch.from_numpy(np.stack(images))[:, None], inst, (inst > 0).long(), tuple(pairs))
-
-
-# ------------------------------------------------------------------------------------------ verdicts
 Effect = Literal["positive", "negative", "unclear"]
 
 

@@ -70,7 +70,8 @@ class TinyUNet(nn.Module):
             skip = skips.pop()
             x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             x = block(torch.cat([x, skip], dim=1))
-        return self.head(x)  # type: ignore[no-any-return]
+        out: Tensor = self.head(x)
+        return out
 
 
 class TinySR(nn.Module):
@@ -107,7 +108,8 @@ class TinySR(nn.Module):
             layers += [nn.Conv2d(width, 4 * width, 3, padding=1), nn.PixelShuffle(2), nn.ReLU(inplace=True)]
         last = nn.Conv2d(width, 3, 3, padding=1)
         nn.init.zeros_(last.weight)
-        nn.init.zeros_(last.bias)  # type: ignore[arg-type]
+        if last.bias is not None:
+            nn.init.zeros_(last.bias)
         layers.append(last)
         self.residual = nn.Sequential(*layers)
 
@@ -116,7 +118,8 @@ class TinySR(nn.Module):
         return F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.upsample(x) + self.residual(x)  # type: ignore[no-any-return]
+        out: Tensor = self.upsample(x) + self.residual(x)
+        return out
 
 
 class EmbeddingNet(nn.Module):
@@ -138,4 +141,5 @@ class EmbeddingNet(nn.Module):
                                  nn.Linear(hidden, out_features))
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)  # type: ignore[no-any-return]
+        out: Tensor = self.net(x)
+        return out

@@ -211,7 +211,8 @@ class ResizeConvSR(nn.Module):
                        nn.ReLU(inplace=True)]
         last = nn.Conv2d(width, 3, 3, padding=1)
         nn.init.zeros_(last.weight)
-        nn.init.zeros_(last.bias)  # type: ignore[arg-type]
+        if last.bias is not None:
+            nn.init.zeros_(last.bias)
         layers.append(last)
         self.residual = nn.Sequential(*layers)
 
@@ -220,7 +221,8 @@ class ResizeConvSR(nn.Module):
         return F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.upsample(x) + self.residual(x)  # type: ignore[no-any-return]
+        out: Tensor = self.upsample(x) + self.residual(x)
+        return out
 
 
 # ------------------------------------------------------------------------------------------- data
@@ -367,7 +369,7 @@ def _train_sr(method: str, hr: Tensor, ctx: RunContext, vgg: VGGFeatures, offset
             if cfg["tv_weight"]:
                 loss = loss + cfg["tv_weight"] * _tv(out)
         opt.zero_grad(set_to_none=True)
-        loss.backward()  # type: ignore[no-untyped-call]
+        torch.autograd.backward(loss)
         opt.step()
         ctx.progress(offset + step + 1, total)
     return net.eval()

@@ -363,9 +363,10 @@ def train_arms(cfg: Any, seed_generator: torch.Generator, train: tuple[Tensor, T
             if k_ref == 1:
                 loss = objective(model(x_all[idx]), y)
             else:
-                loss = refinement_loss(model, x_all[idx], y, objective, steps=k_ref)  # type: ignore[assignment]
+                refined = refinement_loss(model, x_all[idx], y, objective, steps=k_ref)
+                loss = refined if isinstance(refined, Tensor) else refined.total
             opt.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
+            torch.autograd.backward(loss)
             opt.step()
             if progress is not None and (step % 10 == 0 or step == steps - 1):
                 progress(a * steps + step + 1, len(ARMS) * steps)

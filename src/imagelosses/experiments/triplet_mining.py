@@ -171,7 +171,7 @@ def _train(method: str, ctx: RunContext, data: tuple[Tensor, Tensor, Tensor, Ten
         loss, fraction = _step_loss(method, net, x_train, y_train, batch, gen, losses)
         active.append(fraction)
         opt.zero_grad(set_to_none=True)
-        loss.backward()  # type: ignore[no-untyped-call]
+        torch.autograd.backward(loss)
         opt.step()
         tick()
     return net, checkpoints, recalls, active

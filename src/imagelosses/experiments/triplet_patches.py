@@ -21,7 +21,7 @@ trained on). Everything is bundled with scikit-image; nothing is downloaded.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -44,8 +44,8 @@ def grey_photograph(name: str, downscale: int = 1) -> Tensor:
     check_option(name, "name", PATCH_PHOTOGRAPHS)
     from skimage import data
 
-    array = np.asarray(data.stereo_motorcycle()[0] if name == "motorcycle"  # type: ignore[no-untyped-call]
-                       else getattr(data, name)())
+    motorcycle: Callable[[], tuple[np.ndarray, ...]] = data.stereo_motorcycle  # scikit-image is untyped
+    array = np.asarray(motorcycle()[0] if name == "motorcycle" else getattr(data, name)())
     x = torch.from_numpy(np.ascontiguousarray(array)).float() / 255.0
     if x.ndim == 3:
         x = 0.299 * x[..., 0] + 0.587 * x[..., 1] + 0.114 * x[..., 2]
