@@ -131,8 +131,9 @@ def test_fewer_seeds_than_the_rule_needs_are_not_decided(tmp_path: Path) -> None
 # --- the registry -----------------------------------------------------------------------------------------
 
 def test_registry_names_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert registry.names()[:8] == ("pixel-vs-perceptual", "restoration", "class-imbalance", "style-texture",
-                                    "triplet-mining", "topology", "gan-objectives", "cycle-consistency")
+    assert registry.names()[:9] == ("pixel-vs-perceptual", "restoration", "class-imbalance", "overlap-losses",
+                                    "style-texture", "triplet-mining", "topology", "gan-objectives",
+                                    "cycle-consistency")
     with pytest.raises(ValueError, match=r"^experiment: expected one of pixel-vs-perceptual, restoration, "
                                          r"class-imbalance, .*cycle-consistency, got 'nope'$"):
         registry.get("nope")

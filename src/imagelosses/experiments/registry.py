@@ -34,6 +34,7 @@ BUILTIN: dict[str, str] = {
     "pixel-vs-perceptual": "pixel_vs_perceptual",
     "restoration": "restoration",
     "class-imbalance": "class_imbalance",
+    "overlap-losses": "overlap_losses",
     "style-texture": "style_texture",
     "triplet-mining": "triplet_mining",
     "topology": "topology",
