@@ -284,8 +284,8 @@ def verdict(summary: Summary) -> Verdict:
     v = summary.values
     n = len(v["recall_gain_tversky"])
     checks: dict[str, list[bool]] = {
-        f"{LABELS[m]} Dice gain over CE > 0, interval above 0": _passes(v, f"dice_gain_{m}") for m in OVERLAP}
-    checks["Tversky recall gain over Dice > 0, interval above 0"] = _passes(v, "recall_gain_tversky")
+        f"{LABELS[m]}: Dice gain over CE > 0, interval above 0": _passes(v, f"dice_gain_{m}") for m in OVERLAP}
+    checks["Tversky: recall gain over Dice > 0, interval above 0"] = _passes(v, "recall_gain_tversky")
 
     def get(key: str, s: int) -> float:
         return v[key][s] if key in v else float("nan")
