@@ -2,7 +2,7 @@
 
 The page of a ``--quick`` run must show every section, decode every figure (``naturalWidth > 0``), log no
 console error, raise no page error and request nothing from the network; a screenshot is saved beside the
-report. Chromium missing is a failure, not a skip: ``.ci/run`` installs it (``apt-get install -y chromium``).
+report. Chromium missing is a failure, not a skip: ``make test`` installs it (``apt-get install -y chromium``).
 
 It also runs the real ``imagelosses experiments --quick`` (every registered experiment, about 25 s on this
 2-core machine) and checks its report the same way.
@@ -29,10 +29,10 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--disable-sync", "--no-first-run"]
 
 
-def _chromium() -> str:
+def chromium_binary() -> str:
     path = CHROMIUM if Path(CHROMIUM).is_file() else shutil.which("chromium")
     if path is None:
-        pytest.fail(f"headless Chromium not found at {CHROMIUM} nor on PATH: .ci/run installs it "
+        pytest.fail(f"headless Chromium not found at {CHROMIUM} nor on PATH: `make test` installs it as root "
                     "(apt-get install -y chromium); set IMAGELOSSES_CHROMIUM to use another binary")
     return path
 
@@ -42,7 +42,7 @@ def inspect_report(report: Path, screenshot: Path) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=_chromium(), headless=True, args=ARGS)
+        browser = p.chromium.launch(executable_path=chromium_binary(), headless=True, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             errors: list[str] = []

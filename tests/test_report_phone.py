@@ -4,27 +4,14 @@ of every experiment is visible in the summary, and long tables scroll inside the
 from __future__ import annotations
 
 import io
-import os
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from imagelosses.experiments.runner import run_experiments
+from tests.test_browser import ARGS, chromium_binary
 from tests.test_cli import TINY
-
-CHROMIUM = os.environ.get("IMAGELOSSES_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
-
-
-def _chromium() -> str:
-    path = CHROMIUM if Path(CHROMIUM).is_file() else shutil.which("chromium")
-    if path is None:
-        pytest.fail(f"headless Chromium not found at {CHROMIUM} nor on PATH: `make test` installs it as root "
-                    "(apt-get install -y chromium); set IMAGELOSSES_CHROMIUM to use another binary")
-    return path
 
 
 @pytest.mark.parametrize("width", [390, 1200])
@@ -35,7 +22,7 @@ def test_the_report_fits_the_viewport(tmp_path: Path, width: int) -> None:
                    claim="A long claim " * 30)
     run_experiments([TINY, wide], out_dir=tmp_path, quick=True, seeds=3, progress=False, stream=io.StringIO())
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=_chromium(), headless=True, args=ARGS)
+        browser = p.chromium.launch(executable_path=chromium_binary(), headless=True, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": width, "height": 800})
             page.goto((tmp_path / "report.html").resolve().as_uri(), wait_until="load")
