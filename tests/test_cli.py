@@ -360,7 +360,7 @@ def test_weight_map_of_binary_and_instance_masks(tmp_path: Path, capsys: pytest.
     Image.fromarray(mask, "L").save(tmp_path / "binary.png")
     assert main(["weight-map", str(tmp_path / "binary.png"), "-o", str(tmp_path / "w.png"), "--w0", "5"]) == 0
     line = capsys.readouterr().out
-    assert "2 cells (connected components of a binary mask)" in line
+    assert "2 cells (8-connected components of a binary mask)" in line
     assert "weight 1 to " in line  # w_c = 1 on the cells, 1 + border in the gap
     assert Image.open(tmp_path / "w.png").format == "PNG"
     labels = np.zeros((40, 40), np.uint8)

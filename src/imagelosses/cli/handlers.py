@@ -183,10 +183,11 @@ def weight_map(args: argparse.Namespace, argv: Sequence[str]) -> int:
     labels = load_mask(args.mask, "MASK")
     values = np.unique(labels)
     binary = len(values) <= 2 and values.min() == 0 if len(values) else True
-    instances = ndimage.label(labels > 0)[0] if binary else labels
+    # a binary mask's cells are its 8-connected components, as unet_weight_map splits a binary mask itself
+    instances = ndimage.label(labels > 0, structure=np.ones((3, 3), dtype=bool))[0] if binary else labels
     weights = unet_weight_map(instances, w0=args.w0, sigma=args.sigma).numpy()
     count = len(np.unique(instances[instances > 0]))
     _plot_weight_map(weights, f"U-Net weight map: {count} cells, w0 = {args.w0:g}, σ = {args.sigma:g} px", output)
-    how = "connected components of a binary mask" if binary else "instance ids as given"
+    how = "8-connected components of a binary mask" if binary else "instance ids as given"
     print(f"wrote {output}: {count} cells ({how}); weight {weights.min():.4g} to {weights.max():.4g}")
     return 0
