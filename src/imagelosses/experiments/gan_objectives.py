@@ -260,19 +260,7 @@ def _run(ctx: RunContext) -> RunOutput:
 
     # 1. the saturation probe at (G0, D0)
     cpu = time.process_time()
-    gen0, disc0 = pretrain_discriminator(config, seed, tick)
-    eval_z = torch.randn(config["eval_samples"], config["z_dim"], generator=torch.Generator().manual_seed(seed + 5))
-    real_eval = sample_data(centres, config["eval_samples"], torch.Generator().manual_seed(seed + 7))
-    norms = generator_gradient_norms(gen0, disc0, eval_z)
-    with torch.no_grad():
-        fake0 = gen0(eval_z)
-        d_fake = float(torch.sigmoid(disc0(fake0)).mean())
-        d_real = float(torch.sigmoid(disc0(real_eval)).mean())
-    metrics["probe/grad_minimax"] = norms["minimax"]
-    metrics["probe/grad_nonsaturating"] = norms["nonsaturating"]
-    metrics["probe/ratio"] = norms["nonsaturating"] / max(norms["minimax"], 1e-300)
-    metrics["probe/D_on_fake"] = d_fake
-    metrics["probe/D_on_real"] = d_real
+    gen0, disc0, eval_z, real_eval, fake0 = _probe(config, seed, centres, tick, metrics)
     timing.append(["D pre-training and probe", round(time.process_time() - cpu, 2)])
 
     # 2. the early dynamics from the same (G0, D0)
@@ -296,6 +284,41 @@ def _run(ctx: RunContext) -> RunOutput:
     # 3. descriptive: ring coverage per objective
     steps = config["coverage_steps"]
     snapshots = [0, steps // 4, steps // 2]
+    results, rows = _coverage(config, seed, snapshots, tick, metrics, timing)
+    figures: list[Figure] = []
+    if ctx.make_figures:
+        figures.append(_dynamics_figure(ctx, dyn))
+        figures.append(_scatter(ctx, results, [*snapshots, steps]))
+    return RunOutput(metrics=metrics, figures=figures,
+                     tables={"Early dynamics from D pre-trained to reject G (this seed)": _early_rows(config, metrics),
+                             "Ring coverage after Adam training, descriptive (this seed)": rows,
+                             "CPU time (this seed, one thread)": timing})
+
+
+def _probe(config: Mapping[str, Any], seed: int, centres: Tensor, tick: Callable[[], None],
+           metrics: dict[str, float]) -> tuple[nn.Module, nn.Module, Tensor, Tensor, Tensor]:
+    """D pre-trained to reject the initial G, then both generator losses' gradient norms at that (G0, D0); returns
+    (G0, D0, the held-out noise, held-out real samples, G0's samples of that noise)."""
+    gen0, disc0 = pretrain_discriminator(config, seed, tick)
+    eval_z = torch.randn(config["eval_samples"], config["z_dim"], generator=torch.Generator().manual_seed(seed + 5))
+    real_eval = sample_data(centres, config["eval_samples"], torch.Generator().manual_seed(seed + 7))
+    norms = generator_gradient_norms(gen0, disc0, eval_z)
+    with torch.no_grad():
+        fake0 = gen0(eval_z)
+        d_fake = float(torch.sigmoid(disc0(fake0)).mean())
+        d_real = float(torch.sigmoid(disc0(real_eval)).mean())
+    metrics["probe/grad_minimax"] = norms["minimax"]
+    metrics["probe/grad_nonsaturating"] = norms["nonsaturating"]
+    metrics["probe/ratio"] = norms["nonsaturating"] / max(norms["minimax"], 1e-300)
+    metrics["probe/D_on_fake"] = d_fake
+    metrics["probe/D_on_real"] = d_real
+    return gen0, disc0, eval_z, real_eval, fake0
+
+
+def _coverage(config: Mapping[str, Any], seed: int, snapshots: list[int], tick: Callable[[], None],
+              metrics: dict[str, float], timing: list[list[Any]]
+              ) -> tuple[dict[str, dict[str, Any]], list[list[Any]]]:
+    """Descriptive: each objective trained with Adam on the ring; modes covered and high-quality share."""
     results: dict[str, dict[str, Any]] = {}
     rows: list[list[Any]] = [["objective", "modes covered (of 8)", "high-quality %", "CPU seconds"]]
     for objective in COVERAGE_OBJECTIVES:
@@ -306,7 +329,11 @@ def _run(ctx: RunContext) -> RunOutput:
         metrics[f"coverage/{objective}/hq"] = float(res["hq"])
         rows.append([objective, res["modes"], round(100 * res["hq"], 1), round(time.process_time() - cpu, 2)])
         timing.append([f"coverage: {objective}", rows[-1][-1]])
+    return results, rows
 
+
+def _early_rows(config: Mapping[str, Any], metrics: dict[str, float]) -> list[list[Any]]:
+    """The table of the early dynamics, one row per generator loss."""
     early_rows: list[list[Any]] = [["generator loss", "mean distance to nearest mode: start",
                                     f"mean over steps 1–{config['early_steps']}", f"at step {config['early_steps']}",
                                     "early progress", "mean ‖∇G‖ per step", "energy distance to real: start",
@@ -317,14 +344,7 @@ def _run(ctx: RunContext) -> RunOutput:
                            round(metrics[f"early/dist_end_{kind}"], 3), round(metrics[f"early/progress_{kind}"], 3),
                            f"{metrics[f'early/grad_{kind}']:.3g}", round(metrics["early/energy_start"], 3),
                            round(metrics[f"early/energy_end_{kind}"], 3)])
-    figures: list[Figure] = []
-    if ctx.make_figures:
-        figures.append(_dynamics_figure(ctx, dyn))
-        figures.append(_scatter(ctx, results, [*snapshots, steps]))
-    return RunOutput(metrics=metrics, figures=figures,
-                     tables={"Early dynamics from D pre-trained to reject G (this seed)": early_rows,
-                             "Ring coverage after Adam training, descriptive (this seed)": rows,
-                             "CPU time (this seed, one thread)": timing})
+    return early_rows
 
 
 def _pyplot() -> Any:

@@ -514,6 +514,11 @@ def _tables(ctx: RunContext, metrics: dict[str, float], extra_a: dict[str, Any],
 
 
 def _figures(ctx: RunContext, extra_a: dict[str, Any], extra_b: dict[str, Any]) -> list[Figure]:
+    return _part_a_figures(ctx, extra_a) + _part_b_figures(ctx, extra_b)
+
+
+def _part_a_figures(ctx: RunContext, extra_a: dict[str, Any]) -> list[Figure]:
+    """Part A (descriptive): the distortions of equal MSE and how far each measure puts them from the shift."""
     crop = slice(None, min(64, ctx.config["distance_size"]))
     fig = new_figure(8.0, 2.4)
     axes = fig.subplots(1, 4)
@@ -535,7 +540,15 @@ def _figures(ctx: RunContext, extra_a: dict[str, Any], extra_b: dict[str, Any]) 
     ax.set_xlabel("distance measure (perceptual: VGG16 layer)")
     ax.legend(fontsize=8)
     bars_png = save_figure(fig, ctx.out_dir / f"pixel-vs-perceptual-distances-s{ctx.seed}.png")
+    return [Figure(images_png, "A 64-px corner of a photograph, its 1-pixel shift, and a blur and Gaussian noise "
+                               "scaled to the shift's pixel MSE (same scale; Part A, descriptive)."),
+            Figure(bars_png, "How much farther the blur and the noise are than the shifted copy under each measure "
+                             "(log10 of the ratio, mean over photographs; 0 for MSE by construction; above 0: the "
+                             "shift ranks closest; Part A, descriptive).")]
 
+
+def _part_b_figures(ctx: RunContext, extra_b: dict[str, Any]) -> list[Figure]:
+    """Part B: held-out super-resolution crops, their spectra, and the per-tile perceptual distances."""
     # Held-out crops: the tiles with the most and the median ground-truth high-frequency energy (chosen on the
     # ground truth alone).
     tiles, per = extra_b["tiles"], extra_b["per"]
@@ -574,12 +587,7 @@ def _figures(ctx: RunContext, extra_a: dict[str, Any], extra_b: dict[str, Any]) 
                      fontsize=8)
     scatter_png = save_figure(fig, ctx.out_dir / f"pixel-vs-perceptual-tiles-s{ctx.seed}.png")
     t = ctx.config["tile"]
-    return [Figure(images_png, "A 64-px corner of a photograph, its 1-pixel shift, and a blur and Gaussian noise "
-                               "scaled to the shift's pixel MSE (same scale; Part A, descriptive)."),
-            Figure(bars_png, "How much farther the blur and the noise are than the shifted copy under each measure "
-                             "(log10 of the ratio, mean over photographs; 0 for MSE by construction; above 0: the "
-                             "shift ranks closest; Part A, descriptive)."),
-            Figure(sr_png, f"×4 super-resolution of held-out {t}-px tiles (never trained on; same scale, one image "
+    return [Figure(sr_png, f"×4 super-resolution of held-out {t}-px tiles (never trained on; same scale, one image "
                            "pixel per screen pixel block): bicubic, the net trained with MSE, the net trained with "
                            "the relu2_2 perceptual loss, the ground truth. Top: the tile with the most ground-truth "
                            "high-frequency energy; bottom: the median tile."),

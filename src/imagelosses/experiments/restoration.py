@@ -236,48 +236,8 @@ def run(ctx: RunContext) -> RunOutput:
         train_imgs = [photograph(name, cfg["train_size"]).to(ctx.device) for name in TRAIN_PHOTOS]
         clean = _patches(train_imgs, cfg["num_patches"], cfg["patch"], gen)
         noisy = degrade(clean, cfg["noise"], gen)
-        test_gts = []
-        for name in TEST_PHOTOS:
-            img = photograph(name).to(ctx.device)
-            h, w = img.shape[-2] // 2 * 2, img.shape[-1] // 2 * 2
-            crop = cfg["test_crop"]
-            if crop:  # the central crop (even offsets keep the Bayer phase)
-                top, left = (h - crop) // 4 * 2, (w - crop) // 4 * 2
-                img, h, w = img[..., top:, left:], crop, crop
-            test_gts.append(img[..., :h, :w])
-        test_gen = torch.Generator().manual_seed(10_000 + ctx.seed)
-        test_inputs = [degrade(g, cfg["noise"], test_gen) for g in test_gts]
-
-        steps, switch = cfg["steps"], cfg["switch_steps"]
-        total = len(ARMS) * steps + 2 * switch
-        done = [0]
-
-        def tick() -> None:
-            done[0] += 1
-            ctx.progress(done[0], total)
-
-        def build() -> DemosaicNet:
-            return seeded(ctx.seed, lambda: DemosaicNet(cfg["width"], cfg["depth"])).to(ctx.device)
-
-        nets: dict[str, DemosaicNet] = {}
-        l2_state: tuple[dict[str, Any], dict[str, Any]] | None = None
-        for arm in ARMS:
-            net = build()
-            opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"])
-            _train(net, opt, arm, clean, noisy, steps, cfg["batch"], ctx.seed + 1, tick)
-            nets[arm] = net
-            if arm == "l2":
-                l2_state = ({k: v.clone() for k, v in net.state_dict().items()}, _copy_opt(opt))
-        for cont in ("l2", "l1"):  # Section V: continue the L2 net with L2 or switch it to L1
-            net = build()
-            if l2_state is not None:
-                net.load_state_dict(l2_state[0])
-            opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"])
-            if l2_state is not None:
-                opt.load_state_dict(_copy_opt_state(l2_state[1]))
-            _train(net, opt, cont, clean, noisy, switch, cfg["batch"], ctx.seed + 2, tick)
-            nets[f"l2_{cont}"] = net
-
+        test_gts, test_inputs = _test_data(ctx)
+        nets = _train_arms(ctx, clean, noisy)
         outputs: dict[str, list[Tensor]] = {}
         b = BORDER
         gts = [g[..., b:-b, b:-b] for g in test_gts]
@@ -287,7 +247,71 @@ def run(ctx: RunContext) -> RunOutput:
                 net.eval()
                 outputs[name] = [net(x).clamp(0, 1)[..., b:-b, b:-b] for x in test_inputs]
             per = {name: _measure(outs, gts) for name, outs in outputs.items()}
+    metrics = _metrics(per, outputs, gts, ctx.seed)
+    metrics["cpu_time_s"] = time.process_time() - start
+    figures = _figures(ctx, outputs, gts) if ctx.make_figures and ctx.seed == 0 else []
+    table = [["arm", "PSNR (dB)", "SSIM", "MS-SSIM"]] + [
+        [LABELS[n], f"{metrics[f'psnr_{n}']:.3f}", f"{metrics[f'ssim_{n}']:.4f}", f"{metrics[f'msssim_{n}']:.4f}"]
+        for n in ("input", *ARMS, "l2_l2", "l2_l1")]
+    return RunOutput(metrics, figures, {"Held-out measures (this seed)": table})
 
+
+def _test_data(ctx: RunContext) -> tuple[list[Tensor], list[Tensor]]:
+    """The held-out photographs (central crops at the quick size, even offsets keep the Bayer phase) and their
+    mosaiced, noisy, demosaicked inputs (their own noise generator)."""
+    cfg = ctx.config
+    test_gts = []
+    for name in TEST_PHOTOS:
+        img = photograph(name).to(ctx.device)
+        h, w = img.shape[-2] // 2 * 2, img.shape[-1] // 2 * 2
+        crop = cfg["test_crop"]
+        if crop:  # the central crop (even offsets keep the Bayer phase)
+            top, left = (h - crop) // 4 * 2, (w - crop) // 4 * 2
+            img, h, w = img[..., top:, left:], crop, crop
+        test_gts.append(img[..., :h, :w])
+    test_gen = torch.Generator().manual_seed(10_000 + ctx.seed)
+    return test_gts, [degrade(g, cfg["noise"], test_gen) for g in test_gts]
+
+
+def _train_arms(ctx: RunContext, clean: Tensor, noisy: Tensor) -> dict[str, DemosaicNet]:
+    """One net per loss from the same initialisation and batches, then Section V's continuation of the L2 net
+    with L2 or with L1."""
+    cfg = ctx.config
+    steps, switch = cfg["steps"], cfg["switch_steps"]
+    total = len(ARMS) * steps + 2 * switch
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        ctx.progress(done[0], total)
+
+    def build() -> DemosaicNet:
+        return seeded(ctx.seed, lambda: DemosaicNet(cfg["width"], cfg["depth"])).to(ctx.device)
+
+    nets: dict[str, DemosaicNet] = {}
+    l2_state: tuple[dict[str, Any], dict[str, Any]] | None = None
+    for arm in ARMS:
+        net = build()
+        opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"])
+        _train(net, opt, arm, clean, noisy, steps, cfg["batch"], ctx.seed + 1, tick)
+        nets[arm] = net
+        if arm == "l2":
+            l2_state = ({k: v.clone() for k, v in net.state_dict().items()}, _copy_opt(opt))
+    for cont in ("l2", "l1"):  # Section V: continue the L2 net with L2 or switch it to L1
+        net = build()
+        if l2_state is not None:
+            net.load_state_dict(l2_state[0])
+        opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"])
+        if l2_state is not None:
+            opt.load_state_dict(_copy_opt_state(l2_state[1]))
+        _train(net, opt, cont, clean, noisy, switch, cfg["batch"], ctx.seed + 2, tick)
+        nets[f"l2_{cont}"] = net
+    return nets
+
+
+def _metrics(per: dict[str, dict[str, Tensor]], outputs: dict[str, list[Tensor]], gts: list[Tensor],
+             seed: int) -> dict[str, float]:
+    """The held-out means, the colour-shift guard and the three claims' paired bootstraps."""
     metrics: dict[str, float] = {}
     for name, values in per.items():
         for m in METRICS:
@@ -296,33 +320,28 @@ def run(ctx: RunContext) -> RunOutput:
         shift = sum(float((o.mean(dim=(-2, -1)) - g.mean(dim=(-2, -1))).abs().mean())
                     for o, g in zip(outputs[name], gts, strict=True)) / len(gts)
         metrics[f"colour_shift_{name}"] = shift
-    _store(metrics, "l1_minus_l2_psnr", paired_bootstrap(per["l1"]["psnr"], per["l2"]["psnr"], seed=ctx.seed))
-    _store(metrics, "switch_gain_psnr", paired_bootstrap(per["l2_l1"]["psnr"], per["l2_l2"]["psnr"], seed=ctx.seed))
+    _store(metrics, "l1_minus_l2_psnr", paired_bootstrap(per["l1"]["psnr"], per["l2"]["psnr"], seed=seed))
+    _store(metrics, "switch_gain_psnr", paired_bootstrap(per["l2_l1"]["psnr"], per["l2_l2"]["psnr"], seed=seed))
     for m in METRICS:
         best_other = max((a for a in ARMS if a != "mix"), key=lambda a: float(per[a][m].mean()))
-        _store(metrics, f"mix_minus_best_{m}", paired_bootstrap(per["mix"][m], per[best_other][m], seed=ctx.seed))
+        _store(metrics, f"mix_minus_best_{m}", paired_bootstrap(per["mix"][m], per[best_other][m], seed=seed))
     metrics["test_tiles_small"] = float(per["l2"]["psnr"].numel())
     metrics["test_tiles_large"] = float(per["l2"]["msssim"].numel())
-    metrics["cpu_time_s"] = time.process_time() - start
+    return metrics
 
-    figures: list[Figure] = []
-    if ctx.make_figures and ctx.seed == 0:
-        ctx.out_dir.mkdir(parents=True, exist_ok=True)
-        idx = TEST_PHOTOS.index("motorcycle")
-        hh, ww = gts[idx].shape[-2:]
-        top, left = min(160, hh - 96), min(300, ww - 96)
-        panels = {name: outputs[name][idx][..., top:top + 96, left:left + 96]
-                  for name in ("gt", "input", *ARMS, "l2_l1") if name != "gt"}
-        panels = {"gt": gts[idx][..., top:top + 96, left:left + 96], **panels}
-        path = _crop_figure(ctx.out_dir / "restoration-crops-s0.png", panels)
-        figures.append(Figure(path, "A 96×96 crop of the held-out motorcycle photograph (seed 0), all panels at the "
-                                    "same scale: ground truth, the noisy bilinear demosaicking the nets start from, "
-                                    "and the outputs of the nets trained with L2, L1, SSIM, MS-SSIM, Mix and "
-                                    "L2 then L1."))
-    table = [["arm", "PSNR (dB)", "SSIM", "MS-SSIM"]] + [
-        [LABELS[n], f"{metrics[f'psnr_{n}']:.3f}", f"{metrics[f'ssim_{n}']:.4f}", f"{metrics[f'msssim_{n}']:.4f}"]
-        for n in ("input", *ARMS, "l2_l2", "l2_l1")]
-    return RunOutput(metrics, figures, {"Held-out measures (this seed)": table})
+
+def _figures(ctx: RunContext, outputs: dict[str, list[Tensor]], gts: list[Tensor]) -> list[Figure]:
+    ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    idx = TEST_PHOTOS.index("motorcycle")
+    hh, ww = gts[idx].shape[-2:]
+    top, left = min(160, hh - 96), min(300, ww - 96)
+    panels = {name: outputs[name][idx][..., top:top + 96, left:left + 96]
+              for name in ("gt", "input", *ARMS, "l2_l1") if name != "gt"}
+    panels = {"gt": gts[idx][..., top:top + 96, left:left + 96], **panels}
+    path = _crop_figure(ctx.out_dir / "restoration-crops-s0.png", panels)
+    return [Figure(path, "A 96×96 crop of the held-out motorcycle photograph (seed 0), all panels at the same "
+                         "scale: ground truth, the noisy bilinear demosaicking the nets start from, and the outputs "
+                         "of the nets trained with L2, L1, SSIM, MS-SSIM, Mix and L2 then L1.")]
 
 
 def _copy_opt(opt: torch.optim.Optimizer) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -253,7 +253,7 @@ def _run(ctx: RunContext) -> RunOutput:
     total = len(textures) * t_steps + len(pairs) * len(balances) * s_steps
     done = [0]
 
-    def progress_of() -> Any:
+    def progress_of() -> Callable[[int, int], None]:
         def progress(k: int, _: int) -> None:
             ctx.progress(done[0] + k, total)
         return progress
@@ -261,7 +261,32 @@ def _run(ctx: RunContext) -> RunOutput:
     held = {name: [_grams(vgg, c, HELD_OUT_LAYERS) for c in cs] for name, cs in crops.items()}
     metrics: dict[str, float] = {}
 
-    # --- claim 1: texture synthesis from noise
+    synths, curves, texture_rows, ncc_synth = _texture_claim(ctx, vgg, crops, held, metrics, done, progress_of)
+    results, trade_rows, ncc_styled = _trade_off_claim(ctx, vgg, crops, photos, held, pairs, metrics, curves, done,
+                                                       progress_of)
+    # --- the guard, and its self-check on a shifted copy
+    metrics["guard/ncc_synthesis"] = max(ncc_synth)
+    metrics["guard/ncc_stylised"] = max(ncc_styled)
+    shifted = _shifted_pair(full_image(textures[0]), side, size, gen)
+    metrics["guard/ncc_shifted_copy"] = max_shift_correlation(shifted[0], shifted[1], sigma=DETAIL_SIGMA)
+    metrics["guard/ncc_unseen_crop"] = max(metrics[f"texture/{t}/ncc_unseen"] for t in textures)
+    ctx.progress(total, total)
+
+    figures = _figures(ctx, crops, photos, synths, results, curves) if ctx.make_figures else []
+    return RunOutput(metrics=metrics, figures=figures, tables={
+        f"Texture synthesis ({size} px from {side}-px crops, {t_steps} L-BFGS steps): log10 distance ratios on the "
+        "held-out layers to the unseen crops (negative = the synthesis is closer); copy measure = maximum correlation "
+        "over shifts of the detail with the seen crop": texture_rows,
+        f"Style transfer ({size} px, {s_steps} L-BFGS steps from the photograph)": trade_rows})
+
+
+def _texture_claim(ctx: RunContext, vgg: VGGFeatures, crops: dict[str, list[Tensor]],
+                   held: dict[str, list[dict[str, Tensor]]], metrics: dict[str, float], done: list[int],
+                   progress_of: Callable[[], Callable[[int, int], None]]
+                   ) -> tuple[dict[str, tuple[Tensor, Tensor]], dict[str, list[float]], list[list[Any]], list[float]]:
+    """Claim 1: texture synthesis from noise, measured on held-out layers of unseen crops."""
+    cfg = ctx.config
+    textures, t_steps = tuple(cfg["textures"]), cfg["texture_steps"]
     synths: dict[str, tuple[Tensor, Tensor]] = {}
     curves: dict[str, list[float]] = {}
     items: dict[str, list[float]] = {"synth": [], "other": [], "noise": [], "real": []}
@@ -309,7 +334,17 @@ def _run(ctx: RunContext) -> RunOutput:
     metrics["texture/chroma_source"] = float(np.mean([metrics[f"texture/{t}/chroma_source"] for t in textures]))
     metrics["texture/chroma_start"] = float(np.mean([metrics[f"texture/{t}/chroma_start"] for t in textures]))
 
-    # --- claim 2: the trade-off over β, measured on held-out layers, unseen crops and held-out content layers
+    return synths, curves, texture_rows, ncc_synth
+
+
+def _trade_off_claim(ctx: RunContext, vgg: VGGFeatures, crops: dict[str, list[Tensor]], photos: dict[str, Tensor],
+                     held: dict[str, list[dict[str, Tensor]]], pairs: list[tuple[str, str]], metrics: dict[str, float],
+                     curves: dict[str, list[float]], done: list[int],
+                     progress_of: Callable[[], Callable[[int, int], None]]
+                     ) -> tuple[dict[tuple[str, str, float], Tensor], list[list[Any]], list[float]]:
+    """Claim 2: the trade-off over β, measured on held-out layers, unseen crops and held-out content layers."""
+    cfg = ctx.config
+    balances, s_steps = tuple(cfg["balances"]), cfg["style_steps"]
     results: dict[tuple[str, str, float], Tensor] = {}
     style_items: tuple[list[float], list[float]] = ([], [])
     content_items: tuple[list[float], list[float]] = ([], [])
@@ -348,20 +383,7 @@ def _run(ctx: RunContext) -> RunOutput:
     _store(metrics, "trade/style", _compare(*style_items, ctx.seed))
     _store(metrics, "trade/content", _compare(*content_items, ctx.seed))
 
-    # --- the guard, and its self-check on a shifted copy
-    metrics["guard/ncc_synthesis"] = max(ncc_synth)
-    metrics["guard/ncc_stylised"] = max(ncc_styled)
-    shifted = _shifted_pair(full_image(textures[0]), side, size, gen)
-    metrics["guard/ncc_shifted_copy"] = max_shift_correlation(shifted[0], shifted[1], sigma=DETAIL_SIGMA)
-    metrics["guard/ncc_unseen_crop"] = max(metrics[f"texture/{t}/ncc_unseen"] for t in textures)
-    ctx.progress(total, total)
-
-    figures = _figures(ctx, crops, photos, synths, results, curves) if ctx.make_figures else []
-    return RunOutput(metrics=metrics, figures=figures, tables={
-        f"Texture synthesis ({size} px from {side}-px crops, {t_steps} L-BFGS steps): log10 distance ratios on the "
-        "held-out layers to the unseen crops (negative = the synthesis is closer); copy measure = maximum correlation "
-        "over shifts of the detail with the seen crop": texture_rows,
-        f"Style transfer ({size} px, {s_steps} L-BFGS steps from the photograph)": trade_rows})
+    return results, trade_rows, ncc_styled
 
 
 def _short(name: str) -> str:
