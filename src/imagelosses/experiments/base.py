@@ -25,6 +25,7 @@ Each experiment module under :mod:`imagelosses.experiments` defines one module-l
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,7 +35,8 @@ from typing import Any, Literal
 import torch
 
 __all__ = ["MIN_SEEDS", "VERDICTS", "Experiment", "Figure", "Interval", "RunContext", "RunOutput", "Summary",
-           "Verdict", "VerdictLabel", "decide", "paired_bootstrap", "paired_differences", "single_thread", "undecided"]
+           "Verdict", "VerdictLabel", "decide", "on_one_thread", "paired_bootstrap", "paired_differences",
+           "single_thread", "undecided"]
 
 VerdictLabel = Literal["holds", "does not hold at this scale", "inconclusive", "not decided"]
 VERDICTS: tuple[str, ...] = ("holds", "does not hold at this scale", "inconclusive", "not decided")
@@ -115,6 +117,21 @@ def single_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def on_one_thread(body: Callable[[RunContext], RunOutput]) -> Callable[[RunContext], RunOutput]:
+    """An experiment's ``run``: ``body`` on one intra-op thread (:func:`single_thread`), with the process CPU time
+    of the seed added as the descriptive metric ``cpu_time_s`` (the time it would take on a quiet core)."""
+
+    def run(ctx: RunContext) -> RunOutput:
+        start = time.process_time()
+        with single_thread():
+            output = body(ctx)
+        output.metrics["cpu_time_s"] = time.process_time() - start
+        return output
+
+    run.__doc__ = body.__doc__
+    return run
 
 
 def undecided(n_seeds: int, needed: int) -> Verdict:

@@ -130,7 +130,7 @@ def _table(rows: Sequence[Sequence[Any]]) -> str:
 #: batch-hard · 95% interval, low end"); the raw key stays in results.json.
 _WORDS = {"ci_low": "95% interval, low end", "ci_high": "95% interval, high end", "recall1": "Recall@1",
           "psnr": "PSNR", "f1": "F1", "hf": "high-frequency", "bce": "BCE", "mse": "MSE", "lr": "learning rate",
-          "std": "std", "s": "s", "cpu_time_s": "CPU time (s)", "cpu_seconds": "CPU time (s)",
+          "std": "std", "s": "s", "cpu_time_s": "CPU time (s)",
           "wall_time_s": "wall time (s)", "log10": "log₁₀", "betti0": "Betti-0", "betti1": "Betti-1"}
 
 

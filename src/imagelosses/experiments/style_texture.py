@@ -26,7 +26,6 @@ optimiser minimised), the synthesis's distance relative to a real unseen crop's,
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -48,8 +47,8 @@ from .base import (
     Summary,
     Verdict,
     decide,
+    on_one_thread,
     paired_bootstrap,
-    single_thread,
 )
 from .data import gaussian_blur, photograph
 from .figures import new_figure, save_figure, show_image
@@ -227,14 +226,6 @@ def _texture_loss(vgg: VGGFeatures, x: Tensor, source: Tensor) -> float:
 
 
 # ------------------------------------------------------------------------------------------------ run
-def run(ctx: RunContext) -> RunOutput:
-    """One seed: crops, texture syntheses and style transfers, and the held-out measures (one thread)."""
-    start = time.process_time()
-    with single_thread():
-        output = _run(ctx)
-    output.metrics["cpu_seconds"] = time.process_time() - start  # descriptive: this process's CPU time for the seed
-    return output
-
 
 def _run(ctx: RunContext) -> RunOutput:
     cfg = ctx.config
@@ -554,6 +545,8 @@ PILOT = (
     "detail correlation ≤ 0.58 (seed 101). The margins (−0.3 decades, a factor of 2, for both effect sizes) are "
     "under half of the pilot's effects; the copy threshold 0.8 sits between the pilot's non-copies (≤ 0.58) and "
     "a shifted copy (0.97).")
+
+run = on_one_thread(_run)  # one thread; cpu_time_s (descriptive) is the CPU time of the seed
 
 EXPERIMENT = Experiment(
     name="style-texture",

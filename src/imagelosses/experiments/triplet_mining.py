@@ -25,7 +25,6 @@ be solved before any training).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
@@ -43,8 +42,8 @@ from .base import (
     Summary,
     Verdict,
     decide,
+    on_one_thread,
     paired_bootstrap,
-    single_thread,
 )
 from .figures import new_figure, save_figure
 from .models import seeded
@@ -177,15 +176,6 @@ def _train(method: str, ctx: RunContext, data: tuple[Tensor, Tensor, Tensor, Ten
     return net, checkpoints, recalls, active
 
 
-def run(ctx: RunContext) -> RunOutput:
-    """One seed on one thread; ``cpu_seconds`` (descriptive) is the process CPU time of the seed, the time it
-    would take on a quiet machine."""
-    start = time.process_time()
-    with single_thread():
-        output = _run(ctx)
-    output.metrics["cpu_seconds"] = time.process_time() - start
-    return output
-
 
 def _run(ctx: RunContext) -> RunOutput:
     cfg = ctx.config
@@ -302,6 +292,8 @@ def verdict(summary: Summary) -> Verdict:
     holds = all(ok for ok, _ in judged)
     return decide("; ".join(parts), holds=holds, fails=not holds)
 
+
+run = on_one_thread(_run)  # one thread; cpu_time_s (descriptive) is the CPU time of the seed
 
 EXPERIMENT = Experiment(
     name="triplet-mining",
