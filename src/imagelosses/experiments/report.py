@@ -64,7 +64,9 @@ pre { background: var(--tint); padding: .7rem; border-radius: 6px; overflow-x: a
 footer { color: var(--muted); font-size: .85rem; }
 .quick { background: #fff4d6; border: 1px solid #e6c46b; border-radius: 6px; padding: .6rem .8rem; }
 .scroll { overflow-x: auto; max-width: 100%; }
-section, .summary, p, figcaption, td, th, pre { overflow-wrap: anywhere; }
+section, .summary, p, figcaption, pre, .summary td { overflow-wrap: anywhere; }
+.scroll td, .scroll th { overflow-wrap: normal; }  /* words and numbers stay whole: a wide table scrolls in its box */
+.scroll td:first-child { min-width: 9rem; }
 @media (max-width: 640px) {
   main { padding: 1rem .6rem 3rem; }
   section, .summary { padding: 1rem .8rem; }
@@ -73,7 +75,6 @@ section, .summary, p, figcaption, td, th, pre { overflow-wrap: anywhere; }
   .summary thead { display: none; }
   .summary tr { border-bottom: 1px solid var(--rule); padding: .4rem 0; }
   .summary td { border: 0; padding: .15rem 0; }
-  td.num { white-space: normal; }
 }
 """
 
@@ -122,6 +123,7 @@ def _table(rows: Sequence[Sequence[Any]]) -> str:
     head = "".join(f"<th>{_e(c)}</th>" for c in rows[0])
     body = "".join("<tr>" + "".join(
         f'<td class="num">{_e(format_number(c))}</td>' if isinstance(c, (int, float)) and not isinstance(c, bool)
+        else f'<td class="num">{_e(c)}</td>' if isinstance(c, str) and " ± " in c  # a mean ± spread
         else f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows[1:])
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
