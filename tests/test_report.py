@@ -295,3 +295,12 @@ def test_two_jobs_give_the_numbers_of_one(tmp_path: Path) -> None:
     for a, b in zip(one, two, strict=True):
         assert a.values == b.values and a.verdict == b.verdict and b.error is None
     assert [e["status"] for e in data["experiments"]] == ["ok", "ok", "ok"]
+
+
+def test_every_built_in_experiment_pickles_for_the_worker_processes() -> None:
+    """``--jobs`` sends each result (which holds its experiment) back from a worker process by pickle."""
+    import pickle
+
+    for name in registry.BUILTIN:
+        experiment = registry.get(name)
+        assert pickle.loads(pickle.dumps(experiment)).name == name

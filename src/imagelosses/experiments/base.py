@@ -119,19 +119,20 @@ def single_thread() -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def on_one_thread(body: Callable[[RunContext], RunOutput]) -> Callable[[RunContext], RunOutput]:
+@dataclass(frozen=True)
+class on_one_thread:  # a class used like a function: run = on_one_thread(_run)
     """An experiment's ``run``: ``body`` on one intra-op thread (:func:`single_thread`), with the process CPU time
-    of the seed added as the descriptive metric ``cpu_time_s`` (the time it would take on a quiet core)."""
+    of the seed added as the descriptive metric ``cpu_time_s`` (the time it would take on a quiet core). A class,
+    not a closure, so that a run in a worker process (``--jobs``) pickles back by reference."""
 
-    def run(ctx: RunContext) -> RunOutput:
+    body: Callable[[RunContext], RunOutput]
+
+    def __call__(self, ctx: RunContext) -> RunOutput:
         start = time.process_time()
         with single_thread():
-            output = body(ctx)
+            output = self.body(ctx)
         output.metrics["cpu_time_s"] = time.process_time() - start
         return output
-
-    run.__doc__ = body.__doc__
-    return run
 
 
 def undecided(n_seeds: int, needed: int) -> Verdict:
