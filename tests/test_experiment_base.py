@@ -34,3 +34,17 @@ def test_paired_bootstrap_brackets_the_mean_and_excludes_zero_only_for_a_real_ef
     assert swapped.high < 0  # the null of a swapped pair reads "negative", never "positive"
     with pytest.raises(ValueError, match=r"^treatment: expected as many items as control \(200\), got 3$"):
         paired_bootstrap(control[:3], control)
+
+
+def test_the_ticker_reports_every_n_steps_and_the_last() -> None:
+    from pathlib import Path
+
+    from imagelosses.experiments.base import RunContext
+
+    calls: list[tuple[int, int]] = []
+    ctx = RunContext(config={}, seed=0, device=torch.device("cpu"), out_dir=Path("."),
+                     progress=lambda d, t: calls.append((d, t)))
+    tick = ctx.ticker(7, every=3)
+    for _ in range(7):
+        tick()
+    assert calls == [(3, 7), (6, 7), (7, 7)]

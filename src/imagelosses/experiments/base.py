@@ -64,6 +64,19 @@ class RunContext:
     make_figures: bool = True
     progress: Callable[[int, int], None] = lambda done, total: None
 
+    def ticker(self, total: int, every: int = 1) -> Callable[[], None]:
+        """A ``tick()`` for a loop of ``total`` steps: each call counts one step and reports ``progress(done,
+        total)`` every ``every`` steps and at the last one (fewer calls into the progress bar)."""
+        done = 0
+
+        def tick() -> None:
+            nonlocal done
+            done += 1
+            if done % every == 0 or done == total:
+                self.progress(done, total)
+
+        return tick
+
     def generator(self) -> torch.Generator:
         """A CPU generator seeded with this run's seed (data generation stays reproducible across devices)."""
         return torch.Generator().manual_seed(self.seed)

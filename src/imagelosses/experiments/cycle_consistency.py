@@ -232,13 +232,7 @@ def _run(ctx: RunContext) -> RunOutput:
     data = load_domains(ctx.seed, config["size"])
     clf = _classifier(data, ctx.seed)
     oracle = float((_predict(clf, true_mapping(data["test_a"])) == data["test_labels"]).float().mean())
-    total, done = 3 * config["steps"], 0
-
-    def tick() -> None:
-        nonlocal done
-        done += 1
-        if done % 50 == 0 or done == total:
-            ctx.progress(done, total)
+    tick = ctx.ticker(3 * config["steps"], every=50)
 
     metrics: dict[str, float] = {"oracle_accuracy": oracle}
     nets, errors = {}, {}

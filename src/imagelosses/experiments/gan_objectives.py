@@ -246,13 +246,7 @@ def _run(ctx: RunContext) -> RunOutput:
     config, seed = ctx.config, ctx.seed
     total = config["pretrain_steps"] + len(ARMS) * config["early_steps"] + len(COVERAGE_OBJECTIVES) * config[
         "coverage_steps"]
-    done = 0
-
-    def tick() -> None:
-        nonlocal done
-        done += 1
-        if done % 50 == 0 or done == total:
-            ctx.progress(done, total)
+    tick = ctx.ticker(total, every=50)
 
     metrics: dict[str, float] = {}
     timing: list[list[Any]] = [["part", "CPU seconds"]]

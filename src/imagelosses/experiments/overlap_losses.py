@@ -205,13 +205,7 @@ def _run(ctx: RunContext) -> RunOutput:
     gen = ctx.generator()
     train = make_data(cfg, gen, cfg["train_images"])
     test = make_data(cfg, gen, cfg["test_images"])  # drawn after the training images: never seen in training
-    total, done = cfg["steps"] * len(METHODS), 0
-
-    def tick() -> None:
-        nonlocal done
-        done += 1
-        if done % 10 == 0 or done == total:
-            ctx.progress(done, total)
+    tick = ctx.ticker(cfg["steps"] * len(METHODS), every=10)
 
     metrics, preds = evaluate(train, test, ctx, tick)
     figures = [_figure(ctx, test, preds)] if ctx.make_figures else []

@@ -278,12 +278,7 @@ def _train_arms(ctx: RunContext, clean: Tensor, noisy: Tensor) -> dict[str, Demo
     with L2 or with L1."""
     cfg = ctx.config
     steps, switch = cfg["steps"], cfg["switch_steps"]
-    total = len(ARMS) * steps + 2 * switch
-    done = [0]
-
-    def tick() -> None:
-        done[0] += 1
-        ctx.progress(done[0], total)
+    tick = ctx.ticker(len(ARMS) * steps + 2 * switch)
 
     def build() -> DemosaicNet:
         return seeded(ctx.seed, lambda: DemosaicNet(cfg["width"], cfg["depth"])).to(ctx.device)

@@ -181,12 +181,7 @@ def _run(ctx: RunContext) -> RunOutput:
     cfg = ctx.config
     x_train, y_train, x_test, y_test = load_data(cfg, ctx.seed)
     data = (standardise(x_train), y_train, standardise(x_test), y_test)
-    done, total = [0], cfg["steps"] * len(METHODS)
-
-    def tick() -> None:
-        done[0] += 1
-        if done[0] % 25 == 0 or done[0] == total:
-            ctx.progress(done[0], total)
+    tick = ctx.ticker(cfg["steps"] * len(METHODS), every=25)
 
     metrics: dict[str, float] = {
         "recall1_raw_pixels": float(query_hits(x_test.flatten(1), y_test).mean()),
