@@ -1,4 +1,4 @@
-"""The small networks the experiments train: a ×4 super-resolution net, a U-Net and an embedding MLP.
+"""The small networks the experiments train: a ×4 super-resolution net and a U-Net.
 
 They are deliberately tiny (a few ten thousand parameters) so that a laptop-class CPU trains each in
 seconds; they are the same code at every experiment size. Construct them under a seeded
@@ -8,15 +8,15 @@ seconds; they are the same code at every experiment size. Construct them under a
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._core.checks import check_int, fail
+from .._core.checks import check_int, check_option, fail
 
-__all__ = ["EmbeddingNet", "TinySR", "TinyUNet", "seeded"]
+__all__ = ["TinySR", "TinyUNet", "seeded"]
 
 
 M = TypeVar("M", bound=nn.Module)
@@ -77,10 +77,11 @@ class TinyUNet(nn.Module):
 class TinySR(nn.Module):
     """A small ×``scale`` super-resolution net: bicubic upsampling plus a learnt residual.
 
-    The residual branch (convolutions at low resolution, ``log2(scale)`` sub-pixel ×2 upsamplings as in
-    ESPCN, Shi et al. 2016, arXiv 1609.05158) starts at zero, so before training the output is the bicubic
-    upsampling and each loss only decides which detail to add (global residual learning, as in VDSR, Kim
-    et al. 2016, arXiv 1511.04587). Johnson et al. upsample with strided convolutions and no residual; the
+    The residual branch (convolutions at low resolution, then ``log2(scale)`` ×2 upsamplings: sub-pixel
+    convolutions as in ESPCN, Shi et al. 2016, arXiv 1609.05158, with ``upsampler="pixelshuffle"``, or
+    nearest-neighbour ×2 then a convolution, Odena et al. 2016, with ``"resize"``) starts at zero, so before
+    training the output is the bicubic upsampling and each loss only decides which detail to add (global residual
+    learning, as in VDSR, Kim et al. 2016, arXiv 1511.04587). Johnson et al. upsample with strided convolutions and no residual; the
     residual keeps a few hundred CPU steps of training comparable between losses.
 
     Shape:
@@ -94,8 +95,10 @@ class TinySR(nn.Module):
         ((1, 3, 32, 32), True)
     """
 
-    def __init__(self, scale: int = 4, width: int = 32, blocks: int = 3) -> None:
+    def __init__(self, scale: int = 4, width: int = 32, blocks: int = 3,
+                 upsampler: Literal["pixelshuffle", "resize"] = "pixelshuffle") -> None:
         super().__init__()
+        check_option(upsampler, "upsampler", ("pixelshuffle", "resize"))
         self.scale = check_int(scale, "scale", low=2)
         if self.scale & (self.scale - 1):
             fail("scale", "a power of two", repr(scale))
@@ -105,7 +108,11 @@ class TinySR(nn.Module):
         for _ in range(blocks - 1):
             layers += [nn.Conv2d(width, width, 3, padding=1), nn.ReLU(inplace=True)]
         for _ in range(self.scale.bit_length() - 1):
-            layers += [nn.Conv2d(width, 4 * width, 3, padding=1), nn.PixelShuffle(2), nn.ReLU(inplace=True)]
+            if upsampler == "pixelshuffle":
+                layers += [nn.Conv2d(width, 4 * width, 3, padding=1), nn.PixelShuffle(2), nn.ReLU(inplace=True)]
+            else:
+                layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(width, width, 3, padding=1),
+                           nn.ReLU(inplace=True)]
         last = nn.Conv2d(width, 3, 3, padding=1)
         nn.init.zeros_(last.weight)
         if last.bias is not None:
@@ -119,27 +126,4 @@ class TinySR(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         out: Tensor = self.upsample(x) + self.residual(x)
-        return out
-
-
-class EmbeddingNet(nn.Module):
-    """An MLP embedding ``in_features → hidden → hidden → out_features`` (ReLU, batch norm), not normalised
-    (the triplet losses L2-normalise it themselves with ``normalize=True``).
-
-    Example:
-        >>> tuple(EmbeddingNet(64, 16, hidden=32)(torch.zeros(4, 64)).shape)
-        (4, 16)
-    """
-
-    def __init__(self, in_features: int, out_features: int, hidden: int = 128) -> None:
-        super().__init__()
-        in_features = check_int(in_features, "in_features", low=1)
-        out_features = check_int(out_features, "out_features", low=1)
-        hidden = check_int(hidden, "hidden", low=1)
-        self.net = nn.Sequential(nn.Linear(in_features, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
-                                 nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
-                                 nn.Linear(hidden, out_features))
-
-    def forward(self, x: Tensor) -> Tensor:
-        out: Tensor = self.net(x)
         return out

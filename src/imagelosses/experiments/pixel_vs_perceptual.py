@@ -33,9 +33,9 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from .._core.checks import check_int, fail
+from .._core.checks import fail
 from ..backbones.vgg import VGGFeatures
 from ..losses.perceptual import perceptual_loss
 from ..losses.regression import l1_loss, mse_loss
@@ -53,7 +53,7 @@ from .base import (
 )
 from .data import gaussian_blur, luminance, photograph
 from .figures import new_figure, save_figure, show_image
-from .models import seeded
+from .models import TinySR, seeded
 
 __all__ = ["EXPERIMENT", "LATTICE_FACTOR", "LATTICE_FLOOR", "LAYERS", "RULE_LAYER", "ResizeConvSR",
            "high_frequency_energy", "lattice_limit", "lattice_mask", "lattice_share", "psnr_y", "radial_spectrum",
@@ -174,7 +174,7 @@ def psnr_y(x: Tensor, target: Tensor, shave: int) -> float:
 
 
 # ------------------------------------------------------------------------------------------- the net
-class ResizeConvSR(nn.Module):
+class ResizeConvSR(TinySR):
     """A small ×``scale`` super-resolution net that upsamples by resize-convolution: bicubic upsampling plus a
     learnt residual.
 
@@ -197,32 +197,7 @@ class ResizeConvSR(nn.Module):
     """
 
     def __init__(self, scale: int = SCALE, width: int = 32, blocks: int = 3) -> None:
-        super().__init__()
-        self.scale = check_int(scale, "scale", low=2)
-        if self.scale & (self.scale - 1):
-            fail("scale", "a power of two", repr(scale))
-        width = check_int(width, "width", low=1)
-        blocks = check_int(blocks, "blocks", low=1)
-        layers: list[nn.Module] = [nn.Conv2d(3, width, 3, padding=1), nn.ReLU(inplace=True)]
-        for _ in range(blocks - 1):
-            layers += [nn.Conv2d(width, width, 3, padding=1), nn.ReLU(inplace=True)]
-        for _ in range(self.scale.bit_length() - 1):
-            layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(width, width, 3, padding=1),
-                       nn.ReLU(inplace=True)]
-        last = nn.Conv2d(width, 3, 3, padding=1)
-        nn.init.zeros_(last.weight)
-        if last.bias is not None:
-            nn.init.zeros_(last.bias)
-        layers.append(last)
-        self.residual = nn.Sequential(*layers)
-
-    def upsample(self, x: Tensor) -> Tensor:
-        """The bicubic ×scale upsampling the residual is added to."""
-        return F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
-
-    def forward(self, x: Tensor) -> Tensor:
-        out: Tensor = self.upsample(x) + self.residual(x)
-        return out
+        super().__init__(scale, width, blocks, upsampler="resize")
 
 
 # ------------------------------------------------------------------------------------------- data
