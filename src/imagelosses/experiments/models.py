@@ -81,8 +81,8 @@ class TinySR(nn.Module):
     convolutions as in ESPCN, Shi et al. 2016, arXiv 1609.05158, with ``upsampler="pixelshuffle"``, or
     nearest-neighbour ×2 then a convolution, Odena et al. 2016, with ``"resize"``) starts at zero, so before
     training the output is the bicubic upsampling and each loss only decides which detail to add (global residual
-    learning, as in VDSR, Kim et al. 2016, arXiv 1511.04587). Johnson et al. upsample with strided convolutions and no residual; the
-    residual keeps a few hundred CPU steps of training comparable between losses.
+    learning, as in VDSR, Kim et al. 2016, arXiv 1511.04587). Johnson et al. upsample with strided convolutions
+    and no residual; the residual keeps a few hundred CPU steps of training comparable between losses.
 
     Shape:
         input ``(N, 3, h, w)`` in [0, 1]; output ``(N, 3, scale·h, scale·w)`` (not clamped).
