@@ -33,6 +33,19 @@ def quick_flag(doc: str | None, argv: list[str] | None, help: str = "small confi
     return bool(parser.parse_args(argv).quick)
 
 
+def quick_and_threads(doc: str | None, argv: list[str] | None, help: str = "small configuration") -> bool:
+    """The ``--quick`` and ``--threads N`` options of a benchmark script; sets the CPU thread count (default 1: on
+    a shared machine more threads make timings erratic; every implementation alike) and returns ``--quick``."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--quick", action="store_true", help=help)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads (default 1: on a shared machine more threads make timings erratic)")
+    args = parser.parse_args(argv)
+    if not torch.cuda.is_available():
+        torch.set_num_threads(args.threads)
+    return bool(args.quick)
+
+
 def seed_all(seed: int = 0) -> None:
     torch.manual_seed(seed)
     import numpy as np

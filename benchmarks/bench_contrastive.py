@@ -16,12 +16,11 @@ one thread unless ``--threads`` says otherwise, every implementation alike).
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 
 import torch
 
-from benchmarks._common import Row, seed_all, timed_rows, with_ratios, write
+from benchmarks._common import Row, quick_and_threads, seed_all, timed_rows, with_ratios, write
 from imagelosses.embedding import NTXentLoss, SupConLoss
 
 D, K = 128, 4
@@ -82,14 +81,8 @@ def bench(quick: bool) -> tuple[list[Row], list[str]]:
 
 
 def main(argv: list[str] | None = None) -> str:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="B = 256 only")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="CPU threads (default 1: on a shared machine more threads make timings erratic)")
-    args = parser.parse_args(argv)
-    if not torch.cuda.is_available():
-        torch.set_num_threads(args.threads)
-    rows, notes = bench(args.quick)
+    quick = quick_and_threads(__doc__, argv, help="B = 256 only")
+    rows, notes = bench(quick)
     device = rows[0].extra["device"]
     title = f"NT-Xent and SupCon, D = {D}, forward + backward, {device}"
     semantics = ("Semantics: supcon = SupCon L_out, τ = 0.1, B/4 classes of 4; nt-xent = SimCLR's loss, τ = 0.5, "

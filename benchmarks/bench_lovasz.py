@@ -7,11 +7,9 @@ says otherwise, both implementations alike). Method in benchmarks/README.md. Wri
 
 from __future__ import annotations
 
-import argparse
-
 import torch
 
-from benchmarks._common import Row, seed_all, timed_rows, with_ratios, write
+from benchmarks._common import Row, quick_and_threads, seed_all, timed_rows, with_ratios, write
 from imagelosses import LovaszSoftmaxLoss
 
 BASELINE = "kornia.losses.lovasz_softmax_loss"
@@ -31,15 +29,9 @@ def _rows(shape: tuple[int, int, int, int], repeats: int) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="the smallest shape only")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="CPU threads (default 1: on a shared machine more threads make timings erratic)")
-    args = parser.parse_args(argv)
-    if not torch.cuda.is_available():
-        torch.set_num_threads(args.threads)
-    shapes = [(4, 5, 64, 64)] if args.quick else [(4, 5, 64, 64), (8, 5, 128, 128), (4, 21, 256, 256)]
-    rows = with_ratios([row for shape in shapes for row in _rows(shape, 3 if args.quick else 5)], BASELINE)
+    quick = quick_and_threads(__doc__, argv, help="the smallest shape only")
+    shapes = [(4, 5, 64, 64)] if quick else [(4, 5, 64, 64), (8, 5, 128, 128), (4, 21, 256, 256)]
+    rows = with_ratios([row for shape in shapes for row in _rows(shape, 3 if quick else 5)], BASELINE)
     notes = ("Both compute the same value (checked to 1e-5 before timing); both sort each image's and class's "
              "errors, which is most of the time. On the CPU ours sorts all rows as one 1-D int64 key (row, float32 "
              "bits of the error), which torch sorts by radix sort, then takes the Jaccard weights in closed form "

@@ -21,12 +21,11 @@ thread unless ``--threads`` says otherwise, both implementations alike).
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 
 import torch
 
-from benchmarks._common import Row, peak_memory_mb, seed_all, time_median, with_ratios, write
+from benchmarks._common import Row, peak_memory_mb, quick_and_threads, seed_all, time_median, with_ratios, write
 from imagelosses.embedding import TripletLoss
 
 D, K, MARGIN = 128, 4, 0.2
@@ -94,14 +93,8 @@ def bench(quick: bool) -> tuple[list[Row], list[str]]:
 
 
 def main(argv: list[str] | None = None) -> str:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="B = 256 only")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="CPU threads (default 1: on a shared machine more threads make timings erratic)")
-    args = parser.parse_args(argv)
-    if not torch.cuda.is_available():
-        torch.set_num_threads(args.threads)
-    rows, notes = bench(args.quick)
+    quick = quick_and_threads(__doc__, argv, help="B = 256 only")
+    rows, notes = bench(quick)
     device = rows[0].extra["device"]
     title = f"Triplet loss with online mining, D = {D}, P×K batches (K = {K}), forward + backward, {device}"
     semantics = ("Semantics: hard = BatchHardMiner; all = batch-all averaged over non-zero triplets (peer: "
