@@ -178,7 +178,8 @@ BAD = [
     ("alpha-mask", ["weight-map", "{rgba}", "-o", "{o}/out.png"], "MASK: expected a mask without alpha channel"),
     ("colour-mask", ["weight-map", "{colour_mask}", "-o", "{o}/out.png"],
      "MASK: expected a one-channel mask (grey levels or palette indices as labels), got"),
-    ("size-mismatch", ["compare", "{rgb}", "{big}"], "B: expected an image of the size of A (32x32), got 40x40"),
+    ("size-mismatch", ["compare", "{rgb}", "{big}"],
+     "B: expected an image of the size of A (32x32; or pass --resize to resize B to it), got 40x40"),
     ("no-such-folder", ["texture", "{rgb}", "-o", "{o}/missing/out.png"],
      "-o: expected a path in a writable folder, got '{o}/missing/out.png' (the folder '{o}/missing' does not exist)"),
     ("folder-is-file", ["weight-map", "{rgb}", "-o", "{plain}/out.png"], "(the folder '{plain}' is a file)"),
@@ -332,6 +333,44 @@ def test_compare_json_and_table(files: dict[str, Path], oxford_cache: str,  # no
     assert "MSE (pixels in [0, 1])" in table and "perceptual relu3_3" in table and f"{diff['mse']:.6g}" in table
 
 
+def _flat(d: dict[str, object]) -> list[object]:
+    """Every leaf of a nested dict of distances."""
+    return [x for v in d.values() for x in (_flat(v) if isinstance(v, dict) else [v])]  # type: ignore[arg-type]
+
+
+def test_compare_prints_references_of_a_one_pixel_shift_and_a_blur(files: dict[str, Path],
+                                                                    oxford_cache: str,  # noqa: F811
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compare", str(files["rgb"]), str(files["rgb"]), "--json"]) == 0
+    same = json.loads(capsys.readouterr().out)
+    assert same["b_resized_from"] is None and set(same["references"]) == {"shifted_1px", "blurred_sigma_1px"}
+    assert all(v == 0 for v in _flat({k: v for k, v in same.items() if k not in ("references", "b_resized_from")}))
+    for name, ref in same["references"].items():  # numbers, > 0 everywhere, the same keys as A vs B
+        assert set(ref) == {"mse", "l1", "perceptual", "style", "texture"}, name
+        assert all(type(v) is float and v > 0 for v in _flat(ref)), name
+    a = np.asarray(Image.open(files["rgb"]), dtype=np.float64) / 255
+    shifted = np.concatenate([a[:, 1:2], a[:, :-1]], axis=1)  # one pixel right, the first column mirrored
+    assert same["references"]["shifted_1px"]["mse"] == pytest.approx(((a - shifted) ** 2).mean(), rel=1e-5)
+    assert main(["compare", str(files["rgb"]), str(files["rgb2"])]) == 0
+    table = capsys.readouterr().out
+    head = table.splitlines()[0].split()
+    assert head[:3] == ["distance", "A", "vs"] and "A vs A shifted 1 px" in table
+    assert "A vs A blurred sigma=1 px" in table and "References: the same distances between A and A moved" in table
+    mse_row = next(line for line in table.splitlines() if line.startswith("MSE"))
+    assert mse_row.split()[-2] == f"{same['references']['shifted_1px']['mse']:.6g}"
+
+
+def test_compare_resizes_b_to_a_with_resize(files: dict[str, Path], oxford_cache: str,  # noqa: F811
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compare", str(files["rgb"]), str(files["big"])]) == 2
+    assert "--resize" in capsys.readouterr().err
+    assert main(["compare", str(files["rgb"]), str(files["big"]), "--resize", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["b_resized_from"] == [40, 40] and d["mse"] > 0
+    assert main(["compare", str(files["rgb"]), str(files["big"]), "--resize"]) == 0
+    assert "B resized from 40x40 to A's 32x32 (antialiased bilinear)" in capsys.readouterr().out
+
+
 def test_style_transfer_and_texture_write_images(files: dict[str, Path], tmp_path: Path, oxford_cache: str,  # noqa: F811
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "styled.png"
@@ -377,8 +416,8 @@ def test_help_explains_every_subcommand_and_option(capsys: pytest.CaptureFixture
     for sub, options in {"experiments": ["--only", "--list", "--quick", "--out", "--device", "--seeds"],
                          "style-transfer": ["--size", "--steps", "--content-weight", "--balance", "--style-weight",
                                             "--tv-weight", "--init"],
-                         "texture": ["--size", "--steps"], "compare": ["--json"], "weight-map": ["--w0", "--sigma"]
-                         }.items():
+                         "texture": ["--size", "--steps"], "compare": ["--json", "--resize"],
+                         "weight-map": ["--w0", "--sigma"]}.items():
         assert sub in top
         assert main([sub, "--help"]) == 0
         text = capsys.readouterr().out

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-__all__ = ["COMPARE_LAYERS", "compare", "compare_images", "experiments", "style_transfer", "texture", "weight_map"]
+__all__ = ["COMPARE_LAYERS", "COMPARE_REFERENCES", "COMPARE_REFERENCES_NOTE", "compare", "compare_images",
+           "compare_references", "experiments", "style_transfer", "texture", "weight_map"]
 
 COMPARE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 
@@ -99,15 +100,16 @@ def texture(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
-def compare_images(a: torch.Tensor, b: torch.Tensor, where: torch.device) -> dict[str, Any]:
+def compare_images(a: torch.Tensor, b: torch.Tensor, where: torch.device, *, vgg: Any = None) -> dict[str, Any]:
     """MSE and L1 of the pixels, the perceptual distance at each of Johnson's layers, Johnson's style
-    distance per layer and summed, and Gatys's texture distance (Oxford VGG16)."""
+    distance per layer and summed, and Gatys's texture distance (Oxford VGG16, or ``vgg`` when given: one
+    network for several comparisons)."""
     import torch
 
     from ..functional import l1_loss, mse_loss, perceptual_loss, style_loss, texture_loss
     from ..losses.style import GATYS_STYLE_LAYERS
 
-    vgg = _vgg("relu5_1", where)
+    vgg = _vgg("relu5_1", where) if vgg is None else vgg
     a, b = a.to(where), b.to(where)
     with torch.no_grad():
         fa = vgg(a, (*COMPARE_LAYERS, *GATYS_STYLE_LAYERS), name="A")
@@ -121,30 +123,79 @@ def compare_images(a: torch.Tensor, b: torch.Tensor, where: torch.device) -> dic
         }
 
 
-def compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    """``imagelosses compare``: the distances between A and B, as a table or JSON."""
-    import json
+#: The references next to A vs B, ``{JSON key: column heading}``: the same distances between A and A changed in a
+#: way a viewer barely notices (:func:`compare_references`).
+COMPARE_REFERENCES = {"shifted_1px": "A vs A shifted 1 px", "blurred_sigma_1px": "A vs A blurred sigma=1 px"}
+COMPARE_REFERENCES_NOTE = (
+    "References: the same distances between A and A moved one pixel to the right (its new first column mirrors "
+    "the second, so no pixel wraps round and no flat edge appears), and between A and A blurred by a Gaussian of "
+    "sigma = 1 px (border reflected). A vs B near these is a difference of about that size; far above them, more.")
 
-    where = device(args.device)
-    a = load_image(args.a, "A")
-    b = load_image(args.b, "B")
-    if a.shape != b.shape:
-        fail("B", f"an image of the size of A ({a.shape[-1]}x{a.shape[-2]})", f"{b.shape[-1]}x{b.shape[-2]}",
-             exc=InputError)
-    d = compare_images(a, b, where)
-    if args.json:
-        print(json.dumps(d, indent=2))
-        return 0
+
+def compare_references(a: torch.Tensor, where: torch.device, vgg: Any) -> dict[str, dict[str, Any]]:
+    """:func:`compare_images` of A against A shifted one pixel right (reflected at the left edge) and against A
+    blurred by a Gaussian of σ = 1 px (reflected border), keyed as :data:`COMPARE_REFERENCES`."""
+    import torch.nn.functional as F
+
+    from ..experiments.data import gaussian_blur
+
+    shifted = F.pad(a, (1, 0, 0, 0), mode="reflect")[..., :-1]
+    return {"shifted_1px": compare_images(a, shifted, where, vgg=vgg),
+            "blurred_sigma_1px": compare_images(a, gaussian_blur(a, 1.0), where, vgg=vgg)}
+
+
+def _compare_rows(d: dict[str, Any]) -> list[tuple[str, float]]:
+    """``(label, value)`` for every distance of :func:`compare_images`, in the table's order."""
     rows = [("MSE (pixels in [0, 1])", d["mse"]), ("L1 (pixels in [0, 1])", d["l1"])]
     rows += [(f"perceptual {layer} (Johnson, MSE of features)", v) for layer, v in d["perceptual"].items()]
     rows += [(f"style {layer} (Johnson Gram)" if layer != "total" else "style, 4 layers summed", v)
              for layer, v in d["style"].items()]
     rows.append(("texture relu1_1-relu5_1 (Gatys E_l / 5)", d["texture"]))
-    width = max(len(r[0]) for r in rows)
-    print(f"{'distance':{width}s}  value")
-    print(f"{'-' * width}  ----------")
-    for label, value in rows:
-        print(f"{label:{width}s}  {value:.6g}")
+    return rows
+
+
+def _load_pair(args: argparse.Namespace) -> tuple[torch.Tensor, torch.Tensor, list[int] | None]:
+    """A and B; B resized to A's size (antialiased bilinear) with ``--resize``, else refused when the sizes
+    differ. The third item is B's ``[width, height]`` before a resize, else None."""
+    import torch.nn.functional as F
+
+    a = load_image(args.a, "A")
+    b = load_image(args.b, "B")
+    if a.shape == b.shape:
+        return a, b, None
+    if not args.resize:
+        fail("B", f"an image of the size of A ({a.shape[-1]}x{a.shape[-2]}; or pass --resize to resize B to it)",
+             f"{b.shape[-1]}x{b.shape[-2]}", exc=InputError)
+    resized = F.interpolate(b, size=a.shape[-2:], mode="bilinear", antialias=True, align_corners=False)
+    return a, resized.clamp(0, 1), [b.shape[-1], b.shape[-2]]
+
+
+def compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """``imagelosses compare``: the distances between A and B next to the same distances between A and A
+    shifted by one pixel and A blurred (σ = 1 px), as a table or JSON."""
+    import json
+    import textwrap
+
+    where = device(args.device)
+    a, b, b_size = _load_pair(args)
+    vgg = _vgg("relu5_1", where)
+    d = compare_images(a, b, where, vgg=vgg)
+    references = compare_references(a, where, vgg)
+    if args.json:
+        print(json.dumps({**d, "references": references, "b_resized_from": b_size}, indent=2))
+        return 0
+    if b_size is not None:
+        print(f"B resized from {b_size[0]}x{b_size[1]} to A's {a.shape[-1]}x{a.shape[-2]} (antialiased bilinear)")
+    heads = ["A vs B", *COMPARE_REFERENCES.values()]
+    rows = _compare_rows(d)
+    columns = [[v for _, v in rows], *([v for _, v in _compare_rows(references[k])] for k in COMPARE_REFERENCES)]
+    width = max(len(label) for label, _ in rows)
+    widths = [max(len(h), 12) for h in heads]
+    print(f"{'distance':{width}s}  " + "  ".join(f"{h:>{w}s}" for h, w in zip(heads, widths, strict=True)))
+    print(f"{'-' * width}  " + "  ".join("-" * w for w in widths))
+    for i, (label, _) in enumerate(rows):
+        print(f"{label:{width}s}  " + "  ".join(f"{col[i]:>{w}.6g}" for col, w in zip(columns, widths, strict=True)))
+    print(textwrap.fill(COMPARE_REFERENCES_NOTE, 100))
     return 0
 
 

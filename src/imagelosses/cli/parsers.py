@@ -114,9 +114,19 @@ def add_compare(sub: Subparsers) -> None:
     p = _image_command(sub, "compare", "pixel, perceptual and style distances between two images",
                        "MSE and L1 of the pixels (in [0, 1]), Johnson's perceptual distance at relu1_2, relu2_2, "
                        "relu3_3 and relu4_3, Johnson's style (Gram) distance at those layers, and Gatys's texture "
-                       "distance, all on the Oxford VGG16. The images must have the same size (at least 16 x 16).",
+                       "distance, all on the Oxford VGG16. Next to each distance between A and B, the same "
+                       "distance between A and A shifted one pixel to the right (its new first column mirrors the "
+                       "second) and between A and A blurred by a Gaussian of sigma = 1 px: differences a viewer "
+                       "barely notices, a scale to read A vs B by. The images must have the same size (at least "
+                       "16 x 16), unless --resize is given.",
                        {"A.png": "the first image", "B.png": "the second image"})
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--json", action="store_true",
+                   help="print JSON instead of a table: A vs B's distances, 'references' (the same for "
+                        "'shifted_1px' and 'blurred_sigma_1px') and 'b_resized_from' (B's [width, height] before "
+                        "--resize, else null)")
+    p.add_argument("--resize", action="store_true",
+                   help="when the sizes differ, resize B to A's width and height (antialiased bilinear; the aspect "
+                        "ratio follows A's)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="default: %(default)s")
     p.set_defaults(handler=handlers.compare)
 
