@@ -31,6 +31,7 @@ __all__ = [
     "check_same_device",
     "check_same_shape",
     "check_tensor",
+    "check_unit_range",
     "check_weight_map",
     "eager",
     "fail",
@@ -155,6 +156,24 @@ def check_index_range(target: Tensor, name: str, num_classes: int, ignore_index:
         bad = lo if lo < 0 else hi
         ign = "" if ignore_index is None else f" or ignore_index={ignore_index}"
         fail(name, f"class indices in [0, {num_classes - 1}]{ign}", f"index {bad}")
+
+
+def check_unit_range(x: Tensor, name: str, *, tolerance: float = 0.1, allow_nan: bool = True) -> Tensor:
+    """Image values in [0, 1], ``tolerance`` either side: a batch in 0..255 or in [-1, 1] (another library's
+    convention, which a backbone's preprocessing silently turns into features far outside the range its weights
+    were trained on) is refused with a message that says how to convert it. One ``aminmax`` pass, eager only
+    (skipped under ``torch.compile``). NaN (which ``aminmax`` spreads to both ends) passes when ``allow_nan``, so
+    that a loss gives NaN as the library's rule says (``check_finite`` is the check that refuses it); ±inf is out
+    of range."""
+    if not eager() or x.numel() == 0:
+        return x
+    lo, hi = (float(v) for v in torch.aminmax(x.detach()))
+    if allow_nan and lo != lo:
+        return x
+    if not (-tolerance <= lo and hi <= 1 + tolerance):  # NaN fails too
+        fail(name, f"RGB values in [0, 1] (checked with tolerance {tolerance:g}; divide 0..255 images by 255, map "
+             "[-1, 1] images with (x + 1) / 2, or pass check_range=False)", f"values in [{lo:.4g}, {hi:.4g}]")
+    return x
 
 
 def require_finite(x: Tensor, name: str) -> Tensor:

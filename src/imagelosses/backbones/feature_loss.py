@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from .._core.checks import check_floating, check_ndim, check_number, fail, fmt_shape
+from .._core.checks import check_floating, check_ndim, check_number, check_unit_range, fail, fmt_shape
 from .._core.module import OptionsLoss
 from .._core.options import Options, OptionsT
 from .presets import Extractor, resolve_extractor
@@ -109,9 +109,10 @@ def check_layer_weights(layers: tuple[str, ...], layer_weights: LayerWeights, de
 
 
 def extract_features(x: Tensor | Features, layers: tuple[str, ...], extractor: torch.nn.Module | None, name: str,
-              *, target: bool = False) -> dict[str, Tensor]:
+              *, target: bool = False, check_range: bool = False) -> dict[str, Tensor]:
     """Feature maps of ``x`` at ``layers``: a dict is looked up, an image batch goes through ``extractor``.
-    A target image batch runs without autograd unless it requires grad."""
+    A target image batch runs without autograd unless it requires grad. ``check_range``: an image batch must
+    lie in [0, 1] (:func:`~imagelosses._core.checks.check_unit_range`; NaN passes); a dict is not checked."""
     if isinstance(x, Mapping):
         missing = [layer for layer in layers if layer not in x]
         if missing:
@@ -122,6 +123,8 @@ def extract_features(x: Tensor | Features, layers: tuple[str, ...], extractor: t
             check_ndim(f, f"{name}[{layer!r}]", (4,), "(N, C, H, W)")
         return out
     check_floating(x, name)
+    if check_range:
+        check_unit_range(x, name)
     if extractor is None:
         fail("extractor", f"a VGGFeatures to compute the features of the image batch {name}",
              "None (pass extractor=, or a feature dict)")
@@ -134,14 +137,16 @@ def extract_features(x: Tensor | Features, layers: tuple[str, ...], extractor: t
 
 def extract_paired_features(input: Tensor | Features, target: Tensor | Features, layers: tuple[str, ...],
                             target_layers: tuple[str, ...], extractor: torch.nn.Module | None,
-                            target_name: str) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+                            target_name: str, *, check_range: bool = False) -> tuple[dict[str, Tensor],
+                                                                                     dict[str, Tensor]]:
     """Features of ``input`` at ``layers`` and of a target compared with it position by position (the
     perceptual and content targets) at ``target_layers``, a subset of ``layers``: the target image must
-    have the input's shape, and each target feature map the input's map's shape."""
+    have the input's shape, and each target feature map the input's map's shape. ``check_range`` checks the
+    target image (not the input) as :func:`extract_features` does."""
     if isinstance(input, Tensor) and isinstance(target, Tensor) and target.shape != input.shape:
         fail(target_name, f"shape matching input {fmt_shape(input.shape)}", fmt_shape(target.shape))
     fi = extract_features(input, layers, extractor, "input")
-    ft = extract_features(target, target_layers, extractor, target_name, target=True)
+    ft = extract_features(target, target_layers, extractor, target_name, target=True, check_range=check_range)
     for layer, b in ft.items():
         if b.shape != fi[layer].shape:
             fail(f"{target_name}[{layer!r}]", f"shape matching input {fmt_shape(fi[layer].shape)}",
@@ -182,6 +187,13 @@ class FeatureLoss(OptionsLoss[OptionsT]):
     def needs_target(self) -> bool:
         """Whether ``forward`` needs a target (False once a fixed style target is cached)."""
         return True
+
+    @property
+    def checks_target_range(self) -> bool:
+        """Whether a target image is checked to lie in [0, 1] (the option ``check_range``, True by default), so
+        that :class:`~imagelosses.losses.combined.CombinedFeatureLoss`, which hands this loss features, checks
+        the image it extracts them from."""
+        return bool(self.options.values().get("check_range", False))
 
     @property
     def target_layers(self) -> tuple[str, ...]:

@@ -9,7 +9,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._core.checks import check_bool, check_floating, check_ndim, check_nonempty, check_option, fail, fmt_shape
+from .._core.checks import (
+    check_bool,
+    check_floating,
+    check_ndim,
+    check_nonempty,
+    check_option,
+    check_unit_range,
+    fail,
+    fmt_shape,
+)
 from .weights import PREPROCESSING, WeightsArg, layer_names, load_weights
 
 __all__ = ["ARCHS", "POOLINGS", "VGGFeatures", "check_layers"]
@@ -246,10 +255,8 @@ class VGGFeatures(nn.Module):
         if input.dtype != weight_dtype and not half and not torch.is_autocast_enabled(input.device.type):
             fail(name, f"dtype {weight_dtype} (the extractor's; convert one of them)", f"dtype {input.dtype}",
                  exc=TypeError)
-        if self.check_range and not torch.compiler.is_compiling():
-            lo, hi = (float(v) for v in torch.aminmax(input.detach()))
-            if not (-_RANGE_TOLERANCE <= lo and hi <= 1 + _RANGE_TOLERANCE):  # NaN fails too
-                fail(name, "RGB values in [0, 1] (checked with tolerance 0.1)", f"values in [{lo:.4g}, {hi:.4g}]")
+        if self.check_range:  # eager only; NaN fails too
+            check_unit_range(input, name, tolerance=_RANGE_TOLERANCE, allow_nan=False)
 
     def extra_repr(self) -> str:
         return (f"arch={self.arch!r}, layers={self.layers!r}, weights={self.weights_source!r}, "

@@ -41,8 +41,11 @@ class CombinedFeatureLoss(nn.Module):
     it and ignores ``target``. When every term has a fixed target, ``target`` must be None (one pass only);
     a tensor raises rather than being silently ignored. When a term compares position by position (a
     perceptual or content-style term), ``target`` must have the shape of ``input``, as in
-    :func:`~imagelosses.losses.style_loss` (a grey target for an RGB prediction is refused, though
-    the extractor would repeat it); a style-only combination accepts a style image of any size.
+    :func:`~imagelosses.functional.perceptual_loss` (a grey target for an RGB prediction is refused, though
+    the extractor would repeat it); a style-only combination accepts a style image of any size. The target
+    image is checked to lie in [0, 1] (tolerance 0.1) when a term that reads it checks its range (their option
+    ``check_range``, True by default; only the target, never ``input``: see
+    :func:`~imagelosses.functional.perceptual_loss`).
 
     Args:
         terms: ``{name: (weight, loss)}``, each loss a :class:`PerceptualLoss`, :class:`StyleLoss`,
@@ -55,7 +58,8 @@ class CombinedFeatureLoss(nn.Module):
         ValueError: empty terms, negative weights, a name with ``"."``, terms on different extractors, layers
             past the extractor's truncation, a :class:`ContentStyleLoss` term without a cached style (also
             checked by ``forward``, before any backbone pass); in ``forward``: a missing target, a target when
-            none is used, a target whose shape differs from the input's where a term compares them.
+            none is used, a target whose shape differs from the input's where a term compares them, a target
+            outside [0, 1] where a term checks its range.
         TypeError: a term that is not a feature loss.
 
     Example:
@@ -124,7 +128,8 @@ class CombinedFeatureLoss(nn.Module):
         if need_target and target is not None:
             target_layers = tuple(dict.fromkeys(
                 layer for name in need_target for layer in self._term(name).target_layers))
-            feats_t = extract_features(target, target_layers, self.extractor, "target", target=True)
+            check = any(self._term(name).checks_target_range for name in need_target)
+            feats_t = extract_features(target, target_layers, self.extractor, "target", target=True, check_range=check)
         parts: dict[str, Tensor] = {}
         weighted: list[Tensor] = []
         for name, loss in self.terms.items():

@@ -40,12 +40,13 @@ CRITERIA: tuple[str, ...] = ("mse", "l1")
 @dataclass(frozen=True)
 class PerceptualOptions(Options):
     """The options of :func:`perceptual_loss` and :class:`PerceptualLoss`: the layers (a tuple once checked),
-    one weight per layer (1 by default), the criterion and the reduction."""
+    one weight per layer (1 by default), the criterion, the reduction and the target's range check."""
 
     layers: tuple[str, ...] = JOHNSON_CONTENT_LAYERS
     layer_weights: tuple[float, ...] = layer_weights_field()
     criterion: Criterion = "mse"
     reduction: Reduction = "mean"
+    check_range: bool = True
 
     def validate(self) -> None:
         check_layer_options(self, "layers", "layer_weights", 1.0)
@@ -53,7 +54,7 @@ class PerceptualOptions(Options):
 
 def perceptual_loss(input: Tensor | Features, target: Tensor | Features, *, extractor: Extractor = None,
                     layers: str | Sequence[str] = JOHNSON_CONTENT_LAYERS, layer_weights: LayerWeights = None,
-                    criterion: Criterion = "mse", reduction: Reduction = "mean") -> Tensor:
+                    criterion: Criterion = "mse", reduction: Reduction = "mean", check_range: bool = True) -> Tensor:
     """Johnson et al.'s feature reconstruction loss.
 
     Per sample: ``Σ_j w_j / (C_j H_j W_j) · ‖φ_j(ŷ) − φ_j(y)‖²₂`` (``criterion="mse"``) or with the
@@ -70,9 +71,21 @@ def perceptual_loss(input: Tensor | Features, target: Tensor | Features, *, extr
         layer_weights: one non-negative weight per layer (sequence or dict), default 1.
         criterion: ``"mse"`` or ``"l1"``.
         reduction: ``"none"`` → ``(N,)``, ``"mean"``, ``"sum"``.
+        check_range: refuse a target image with values more than 0.1 outside [0, 1], the range the backbone's
+            preprocessing expects (a 0..255 or [-1, 1] dataset would otherwise give a loss orders of magnitude
+            too large, silently). Only the **target** is checked, the data, where a wrong range convention
+            shows: the prediction of a network in early training legitimately overshoots [0, 1], and refusing
+            it would break training. One ``aminmax`` pass, in eager mode only (skipped under
+            ``torch.compile``); a NaN target passes (the loss is then NaN); feature dicts are not checked.
+            False: no check.
+
+    Shape:
+        input, target ``(N, 3|1, H, W)`` (H, W at least the stride of the deepest layer), or feature dicts
+        ``{layer: (N, C_j, H_j, W_j)}``; ``"none"`` → ``(N,)``.
 
     Raises:
-        ValueError: unknown option or preset, mismatched feature shapes, missing layers.
+        ValueError: unknown option or preset, mismatched shapes, missing layers, a target image outside [0, 1]
+            when ``check_range`` (the message says how to convert it).
         TypeError: non-floating tensors, wrong option types, an extractor that is not a VGGFeatures or a name.
 
     References:
@@ -90,10 +103,10 @@ def perceptual_loss(input: Tensor | Features, target: Tensor | Features, *, extr
 
 def perceptual_core(input: Tensor | Features, target: Tensor | Features, extractor: torch.nn.Module | None, *,
                     layers: tuple[str, ...], layer_weights: Sequence[float], criterion: Criterion,
-                    reduction: Reduction) -> Tensor:
+                    reduction: Reduction, check_range: bool) -> Tensor:
     """The perceptual distance from checked options (the images or feature dicts are checked here): the kernel
     of :func:`perceptual_loss`, shared with the topology loss, which is a perceptual MSE on masks."""
-    fi, ft = extract_paired_features(input, target, layers, layers, extractor, "target")
+    fi, ft = extract_paired_features(input, target, layers, layers, extractor, "target", check_range=check_range)
     per_layer = []
     for (layer, a), w in zip(fi.items(), layer_weights, strict=True):
         diff = at_least_float32(a) - at_least_float32(ft[layer])
@@ -105,7 +118,7 @@ def perceptual_core(input: Tensor | Features, target: Tensor | Features, extract
 def _perceptual(input: Tensor | Features, target: Tensor | Features, extractor: torch.nn.Module | None,
                 options: PerceptualOptions) -> Tensor:
     return perceptual_core(input, target, extractor, layers=options.layers, layer_weights=options.layer_weights,
-                           criterion=options.criterion, reduction=options.reduction)
+                           criterion=options.criterion, reduction=options.reduction, check_range=options.check_range)
 
 
 class PerceptualLoss(FeatureLoss[PerceptualOptions]):

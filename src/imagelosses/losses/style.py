@@ -64,11 +64,12 @@ GRAM_NORMALIZATIONS: tuple[str, ...] = ("chw", "none")
 @dataclass(frozen=True)
 class StyleOptions(Options):
     """The options of :func:`style_loss` and :class:`StyleLoss`: the layers (a tuple once checked), one weight
-    per layer (1 by default) and the reduction."""
+    per layer (1 by default), the reduction and the style image's range check."""
 
     layers: tuple[str, ...] = JOHNSON_STYLE_LAYERS
     layer_weights: tuple[float, ...] = layer_weights_field()
     reduction: Reduction = "mean"
+    check_range: bool = True
     #: The weight of each layer when ``layer_weights`` is None (None: ``1/L``).
     default_weight: ClassVar[float | None] = 1.0
     #: The factor on every layer weight: 1 for Johnson's style loss, ¼ for Gatys's ``E_l``.
@@ -98,6 +99,7 @@ class ContentStyleOptions(Options):
     content_weight: float = number(1.0, low=0.0)
     style_weight: float = number(1e3, low=0.0)
     reduction: Reduction = "mean"
+    check_range: bool = True
 
     def validate(self) -> None:
         check_layer_options(self, "content_layers", None, None)
@@ -154,7 +156,8 @@ def gram_matrix(features: Tensor, *, normalize: GramNormalization = "chw") -> Te
 
 
 def _target_grams(target: Tensor | Features | None, target_grams: Features | None, layers: tuple[str, ...],
-                  extractor: torch.nn.Module | None, name: str, grams_name: str) -> dict[str, Tensor]:
+                  extractor: torch.nn.Module | None, name: str, grams_name: str,
+                  check_range: bool) -> dict[str, Tensor]:
     if target_grams is not None:
         if target is not None:
             fail(name, f"either {name} or {grams_name}", "both")
@@ -164,7 +167,7 @@ def _target_grams(target: Tensor | Features | None, target_grams: Features | Non
         return {layer: target_grams[layer] for layer in layers}
     if target is None:
         fail(name, f"an image batch, a feature dict, or {grams_name}", "None")
-    feats = extract_features(target, layers, extractor, name, target=True)
+    feats = extract_features(target, layers, extractor, name, target=True, check_range=check_range)
     return {layer: gram_matrix(f) for layer, f in feats.items()}
 
 
@@ -185,7 +188,7 @@ def _gram_distance(input_feats: dict[str, Tensor], grams: dict[str, Tensor], wei
 def style_loss(input: Tensor | Features, target: Tensor | Features | None = None, *,
                target_grams: Features | None = None, extractor: Extractor = None,
                layers: str | Sequence[str] = JOHNSON_STYLE_LAYERS, layer_weights: LayerWeights = None,
-               reduction: Reduction = "mean") -> Tensor:
+               reduction: Reduction = "mean", check_range: bool = True) -> Tensor:
     """Johnson et al.'s style reconstruction loss.
 
     Per sample: ``Σ_j w_j ‖G_j(ŷ) − G_j(y)‖²_F`` with ``G_j = ψψᵀ / (C_j H_j W_j)`` (:func:`gram_matrix`,
@@ -193,14 +196,38 @@ def style_loss(input: Tensor | Features, target: Tensor | Features | None = None
     be one image (batch 1, broadcast over the batch) of any size, its features, or its precomputed
     Grams (``target_grams``, e.g. cached by :class:`~imagelosses.StyleLoss`). ``"mean"`` averages over N.
 
+    Args:
+        input: images ``(N, 3|1, H, W)`` in [0, 1], or their feature dict.
+        target: the style image(s), or their feature dict; None when ``target_grams`` is given.
+        target_grams: precomputed Johnson-normalised Grams ``{layer: (1 or N, C_j, C_j)}`` instead of ``target``.
+        extractor: the backbone for image arguments: a :class:`~imagelosses.backbones.vgg.VGGFeatures`, or a
+            preset name (``"vgg16-oxford"``, ``"vgg16-imagenet"``, ...; a new backbone is built on every call:
+            pass a ``VGGFeatures`` in a training loop); None: the inputs must be feature dicts.
+        layers: default VGG16 relu1_2, relu2_2, relu3_3, relu4_3 (Johnson's).
+        layer_weights: one non-negative weight per layer (sequence or dict), default 1.
+        reduction: ``"none"`` → ``(N,)``, ``"mean"``, ``"sum"``.
+        check_range: refuse a target (style) image with values more than 0.1 outside [0, 1], the range the
+            backbone's preprocessing expects (0..255 or [-1, 1] data would give a loss orders of magnitude off,
+            silently). Only the target is checked, the data, never ``input``: a prediction or a synthesis
+            legitimately overshoots [0, 1] while it is optimised. Eager only (one ``aminmax`` pass; skipped
+            under ``torch.compile``); NaN passes (the loss is then NaN); feature dicts and ``target_grams`` are not
+            checked.
+
     Shape:
         input ``(N, 3|1, H, W)``; target ``(1 or N, 3|1, H', W')``; ``"none"`` → ``(N,)``.
 
     Raises:
-        ValueError: unknown option, both or neither of target/target_grams, Gram shapes that do not fit.
+        ValueError: unknown option, both or neither of target/target_grams, Gram shapes that do not fit, a
+            target image outside [0, 1] when ``check_range``.
+        TypeError: non-floating tensors, wrong option types, an extractor that is not a VGGFeatures or a name.
 
     References:
         Johnson, Alahi, Fei-Fei, arXiv 1603.08155; Gatys, Ecker, Bethge, arXiv 1505.07376.
+
+    Example:
+        >>> x, style = torch.rand(2, 3, 8, 8), torch.rand(1, 3, 16, 16)  # one style image of any size
+        >>> style_loss(x, style, extractor="vgg16-random", layers=("relu1_2",), reduction="none").shape
+        torch.Size([2])
     """
     options = StyleOptions.pick(locals())
     return gram_loss(input, target, target_grams, resolve_extractor(extractor, options.layers), options)
@@ -210,7 +237,8 @@ def gram_loss(input: Tensor | Features, target: Tensor | Features | None, target
               extractor: torch.nn.Module | None, options: StyleOptions) -> Tensor:
     """``Σ_l w_l ‖G_l(input) − A_l‖²_F`` per sample, reduced, from checked options: the style loss, and the
     texture loss (``TextureOptions``: each ``w_l`` times ¼)."""
-    grams = _target_grams(target, target_grams, options.layers, extractor, "target", "target_grams")
+    grams = _target_grams(target, target_grams, options.layers, extractor, "target", "target_grams",
+                          options.check_range)
     fi = extract_features(input, options.layers, extractor, "input")
     weights = [w * options.gram_scale for w in options.layer_weights]
     distance = _gram_distance(fi, grams, weights, "target_grams" if target is None else "target")
@@ -220,7 +248,7 @@ def gram_loss(input: Tensor | Features, target: Tensor | Features | None, target
 def texture_loss(input: Tensor | Features, target: Tensor | Features | None = None, *,
                  target_grams: Features | None = None, extractor: Extractor = None,
                  layers: str | Sequence[str] = GATYS_STYLE_LAYERS, layer_weights: LayerWeights = None,
-                 reduction: Reduction = "mean") -> Tensor:
+                 reduction: Reduction = "mean", check_range: bool = True) -> Tensor:
     """Gatys et al.'s texture (style) loss ``L_style = Σ_l w_l E_l``.
 
     ``E_l = 1/(4 N_l² M_l²) · Σ_ij (G^l_ij − A^l_ij)²`` with raw Grams ``G^l = F Fᵀ`` of the synthesis and
@@ -238,12 +266,42 @@ def texture_loss(input: Tensor | Features, target: Tensor | Features | None = No
     ``layer_weights`` says otherwise). Its Caffe network ran its ReLUs in place, so the map it called
     conv1_1 held the rectified output: ``"relu1_1"`` in place of ``"conv1_1"`` is the faithful reading.
 
+    Args:
+        input: the synthesis ``(N, 3|1, H, W)`` in [0, 1], or its feature dict.
+        target: the texture (style) image(s), of any size, or their feature dict; None when ``target_grams`` is
+            given.
+        target_grams: precomputed Johnson-normalised Grams ``{layer: (1 or N, C_l, C_l)}`` instead of ``target``.
+        extractor: a :class:`~imagelosses.backbones.vgg.VGGFeatures` or a preset name (built on every call);
+            None: the inputs must be feature dicts.
+        layers: default relu1_1, relu2_1, relu3_1, relu4_1, relu5_1.
+        layer_weights: ``w_l`` ≥ 0, one per layer (sequence or dict); default ``1/L``.
+        reduction: ``"none"`` → ``(N,)``, ``"mean"``, ``"sum"``.
+        check_range: refuse a target (texture) image with values more than 0.1 outside [0, 1], the range the
+            backbone's preprocessing expects (0..255 or [-1, 1] data would give a loss orders of magnitude off,
+            silently). Only the target is checked, the data, never ``input``: a prediction or a synthesis
+            legitimately overshoots [0, 1] while it is optimised. Eager only (one ``aminmax`` pass; skipped
+            under ``torch.compile``); NaN passes (the loss is then NaN); feature dicts and ``target_grams`` are not
+            checked.
+
+    Shape:
+        input ``(N, 3|1, H, W)``; target ``(1 or N, 3|1, H', W')``; ``"none"`` → ``(N,)``.
+
+    Raises:
+        ValueError: unknown option, both or neither of target/target_grams, Gram shapes that do not fit, a
+            target image outside [0, 1] when ``check_range``.
+        TypeError: non-floating tensors, wrong option types, an extractor that is not a VGGFeatures or a name.
+
     References:
         Gatys, Ecker, Bethge, "Image Style Transfer Using Convolutional Neural Networks", CVPR 2016
         (and its precursor "A Neural Algorithm of Artistic Style", arXiv 1508.06576): the default layers
         and ``w_l = 1/5``;
         Gatys, Ecker, Bethge, "Texture Synthesis Using Convolutional Neural Networks", NeurIPS 2015,
         arXiv 1505.07376: ``E_l``, the Gram matrices, and the conv1_1/pool1–pool4 layers.
+
+    Example:
+        >>> texture = torch.rand(1, 3, 16, 16)
+        >>> float(texture_loss(texture, texture, extractor="vgg16-random", layers=("relu1_1", "relu2_1")))
+        0.0
     """
     options = TextureOptions.pick(locals())
     return gram_loss(input, target, target_grams, resolve_extractor(extractor, options.layers), options)
@@ -255,7 +313,7 @@ def content_style_loss(input: Tensor | Features, content: Tensor | Features, sty
                        style_layers: str | Sequence[str] = GATYS_STYLE_LAYERS,
                        style_layer_weights: LayerWeights = None, content_weight: float = 1.0,
                        style_weight: float = 1e3, reduction: Reduction = "mean",
-                       return_parts: bool = False) -> Tensor | ContentStyleParts:
+                       return_parts: bool = False, check_range: bool = True) -> Tensor | ContentStyleParts:
     """Gatys et al.'s style-transfer objective ``L = α L_content + β L_style``.
 
     Per sample: ``L_content = ½ Σ (F^l − P^l)²`` summed over every element of each content layer
@@ -267,9 +325,45 @@ def content_style_loss(input: Tensor | Features, content: Tensor | Features, sty
 
     One backbone pass on ``input`` serves both terms when it is an image batch.
 
+    Args:
+        input: the synthesis ``(N, 3|1, H, W)`` in [0, 1], or its feature dict.
+        content: the content image(s) of ``input``'s shape, or their feature dict.
+        style: the style image(s) ``(1 or N, 3|1, H', W')`` of any size, or their feature dict; None when
+            ``style_grams`` is given.
+        style_grams: precomputed Johnson-normalised Grams ``{layer: (1 or N, C_l, C_l)}`` instead of ``style``.
+        extractor: a :class:`~imagelosses.backbones.vgg.VGGFeatures` or a preset name (built on every call);
+            None: the inputs must be feature dicts.
+        content_layers: default relu4_2. style_layers: default relu1_1 … relu5_1.
+        style_layer_weights: ``w_l`` ≥ 0, one per style layer (sequence or dict); default ``1/L``.
+        content_weight: α ≥ 0. style_weight: β ≥ 0.
+        reduction: ``"none"`` → ``(N,)``, ``"mean"``, ``"sum"``.
+        return_parts: return :class:`ContentStyleParts` ``(total, content, style)``.
+        check_range: refuse a content or style image with values more than 0.1 outside [0, 1], the range the
+            backbone's preprocessing expects (0..255 or [-1, 1] data would give a loss orders of magnitude off,
+            silently). Only the content and style images are checked, the data, never ``input``: a synthesis
+            legitimately overshoots [0, 1] while it is optimised. Eager only (one ``aminmax`` pass; skipped
+            under ``torch.compile``); NaN passes (the loss is then NaN); feature dicts and ``style_grams`` are not
+            checked.
+
+    Shape:
+        input, content ``(N, 3|1, H, W)``; style ``(1 or N, 3|1, H', W')``; ``"none"`` → ``(N,)``.
+
+    Raises:
+        ValueError: unknown option, a content image of another shape than ``input``, both or neither of
+            style/style_grams, Gram shapes that do not fit, a content or style image outside [0, 1] when
+            ``check_range``.
+        TypeError: non-floating tensors, wrong option types, an extractor that is not a VGGFeatures or a name.
+
     References:
         Gatys, Ecker, Bethge, "Image Style Transfer Using Convolutional Neural Networks", CVPR 2016
         (precursor: "A Neural Algorithm of Artistic Style", arXiv 1508.06576).
+
+    Example:
+        >>> x, content, style = torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8), torch.rand(1, 3, 16, 16)
+        >>> parts = content_style_loss(x, content, style, extractor="vgg16-random", content_layers="relu2_1",
+        ...                            style_layers=("relu1_1", "relu2_1"), return_parts=True)
+        >>> bool(parts.total == parts.content + 1e3 * parts.style)
+        True
     """
     options = ContentStyleOptions.pick(locals())
     check_bool(return_parts, "return_parts")
@@ -283,11 +377,12 @@ def content_style_core(input: Tensor | Features, content: Tensor | Features, sty
     """Gatys's ``α L_content + β L_style`` from checked options (the kernel of :func:`content_style_loss`)."""
     content_layers, style_layers = options.content_layers, options.style_layers
     all_layers = tuple(dict.fromkeys(content_layers + style_layers))
-    fi, fc = extract_paired_features(input, content, all_layers, content_layers, extractor, "content")
+    fi, fc = extract_paired_features(input, content, all_layers, content_layers, extractor, "content",
+                                     check_range=options.check_range)
     content_value = layer_sum([
         0.5 * (at_least_float32(fi[layer]) - at_least_float32(fc[layer])).square().flatten(1).sum(dim=1)
         for layer in content_layers])
-    grams = _target_grams(style, style_grams, style_layers, extractor, "style", "style_grams")
+    grams = _target_grams(style, style_grams, style_layers, extractor, "style", "style_grams", options.check_range)
     style_value = _gram_distance({k: fi[k] for k in style_layers}, grams,
                                  [w / 4 for w in options.style_layer_weights],
                                  "style_grams" if style is None else "style")
@@ -311,10 +406,15 @@ class _CachedGramLoss(FeatureLoss[GramOptionsT], Generic[GramOptionsT]):
         super().__init__(extractor=extractor, **options)
         self._cached: tuple[str, ...] = ()
 
-    @torch.no_grad()
     def set_target(self, target: Tensor | Features) -> _CachedGramLoss[GramOptionsT]:
         """Compute and cache the Gram matrices of a fixed style image (or its feature dict); returns self."""
-        feats = extract_features(target, self.required_layers, self.extractor, "target", target=True)
+        return self._cache(target, "target")
+
+    @torch.no_grad()
+    def _cache(self, target: Tensor | Features, name: str) -> _CachedGramLoss[GramOptionsT]:
+        """:meth:`set_target`, naming the image ``name`` in error messages."""
+        feats = extract_features(target, self.required_layers, self.extractor, name, target=True,
+                                 check_range=self.options.check_range)
         for layer, f in feats.items():
             self.register_buffer(f"target_gram_{layer}", gram_matrix(f.detach()), persistent=False)
         self._cached = self.required_layers
@@ -414,8 +514,10 @@ class ContentStyleLoss(FeatureLoss[ContentStyleOptions]):
         return not self._style.needs_target
 
     def set_style(self, style: Tensor | Features) -> ContentStyleLoss:
-        """Compute and cache the Gram matrices of a fixed style image; returns self."""
-        self._style.set_target(style)
+        """Compute and cache the Gram matrices of a fixed style image (checked as ``check_range`` says); returns
+        self."""
+        self._style.check_range = self.options.check_range
+        self._style._cache(style, "style")
         return self
 
     def forward(self, input: Tensor | Features, content: Tensor | Features, style: Tensor | Features | None = None,

@@ -221,7 +221,7 @@ def topology_core(input: Tensor | Features, target: Tensor | Features, extractor
             check_same_shape(target, "target", input, "input")
         check_binary_values(target, torch.ones_like(target, dtype=torch.bool))
     return perceptual_core(input, target, extractor, layers=layers, layer_weights=layer_weights, criterion="mse",
-                           reduction=reduction)
+                           reduction=reduction, check_range=False)  # the mask target is checked above, in [0, 1]
 
 
 def _topology(input: Tensor | Features, target: Tensor | Features, extractor: nn.Module | None,
@@ -252,6 +252,11 @@ class TopologyLoss(FeatureLoss[TopologyOptions]):
     def __init__(self, *, extractor: Extractor = None, **options: Any) -> None:
         options["layers"] = mosinska_layers(options.get("layers"), extractor_arch(extractor, self.default_extractor))
         super().__init__(extractor=extractor, **options)
+
+    @property
+    def checks_target_range(self) -> bool:
+        """True: the mask target is always checked to lie in [0, 1] (``check_range`` is about the input here)."""
+        return True
 
     def forward(self, input: Tensor | Features, target: Tensor | Features) -> Tensor:
         return _topology(input, target, self.extractor, self.current_options())
