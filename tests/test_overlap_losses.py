@@ -399,3 +399,51 @@ def test_functions_trace_under_compile_fullgraph(fn):
     logits, target = multiclass(torch.float32, 17, 1.0)
     compiled = torch.compile(lambda x, y: fn(x, y, reduction="sum"), backend="aot_eager", fullgraph=True)
     torch.testing.assert_close(compiled(logits, target), fn(logits, target, reduction="sum"))
+
+
+# ------------------------------------------------------------------------------- probability targets
+def _soft_case(seed):
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(2, 3, 4, 5, generator=g, dtype=torch.float64) * 2
+    labels = torch.randint(0, 3, (2, 4, 5), generator=g)
+    soft = torch.softmax(torch.randn(2, 3, 4, 5, generator=g, dtype=torch.float64) * 2, 1)
+    return logits, labels, F.one_hot(labels, 3).movedim(-1, 1).double(), soft
+
+
+@pytest.mark.parametrize(("fn", "module", "kwargs"), [
+    (ilf.tversky_loss, il.TverskyLoss, {"alpha": 0.3, "beta": 0.7, "gamma": 0.75, "include_background": False}),
+    (ilf.generalized_dice_loss, il.GeneralizedDiceLoss, {"batch_dice": True}),
+    # (not with class weights: the cross-entropy's "mean" of probability targets divides by the pixel count, torch's
+    # convention, of class indices by the sum of the weights)
+    (ilf.dice_ce_loss, il.DiceCELoss, {"label_smoothing": 0.1, "batch_dice": True}),
+], ids=["tversky", "generalized_dice", "dice_ce"])
+def test_overlap_one_hot_float_target_equals_integer_labels(fn, module, kwargs):
+    logits, labels, onehot, _ = _soft_case(0)
+    expected = fn(logits, labels, **kwargs)
+    torch.testing.assert_close(fn(logits, onehot, **kwargs), expected)
+    torch.testing.assert_close(module(**kwargs)(logits, onehot), expected)
+
+
+def test_tversky_soft_target_matches_naive_formula():
+    logits, _, _, soft = _soft_case(1)
+    p = torch.softmax(logits, 1)
+    expected = torch.zeros(2, 3, dtype=torch.float64)
+    for i in range(2):
+        for k in range(3):
+            pk, gk = p[i, k].flatten().tolist(), soft[i, k].flatten().tolist()
+            tp = sum(a * b for a, b in zip(pk, gk, strict=True))
+            fp = sum(a * (1 - b) for a, b in zip(pk, gk, strict=True))
+            fn = sum((1 - a) * b for a, b in zip(pk, gk, strict=True))
+            expected[i, k] = 1 - (tp + 1e-5) / (tp + 0.3 * fp + 0.7 * fn + 1e-5)
+    torch.testing.assert_close(ilf.tversky_loss(logits, soft, alpha=0.3, beta=0.7, reduction="none"), expected)
+    # Dice + CE of a soft target: the soft Dice plus the soft cross-entropy
+    torch.testing.assert_close(ilf.dice_ce_loss(logits, soft),
+                               ilf.dice_loss(logits, soft) + ilf.pixel_cross_entropy(logits, soft))
+
+
+def test_lovasz_refuses_a_probability_target_without_offering_one():
+    logits, _, onehot, _ = _soft_case(2)
+    with pytest.raises(TypeError, match=r"^target: expected an integer tensor of class indices for 3-class logits "
+                                        r"\(floating \(N, \*\) targets are for binary \(N, 1, \*\) logits\), got dtype "
+                                        r"torch\.float64 shape \(2, 3, 4, 5\)$"):
+        ilf.lovasz_softmax_loss(logits, onehot)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from typing import ClassVar
 
 import pytest
@@ -204,3 +206,128 @@ def test_focal_extreme_logits_finite(binary_case, gamma):
     else:
         sure = F.one_hot(right, 4).movedim(-1, 1).float() * 1e4
         assert float(ilf.focal_loss(sure, right)) == 0.0
+
+
+# ------------------------------------------------------------------------------- probability targets
+def _soft(n: int = 2, c: int = 3, side: int = 5, seed: int = 0, dtype: torch.dtype = torch.float64):
+    """Logits and a soft target (N, C, H, W) of class probabilities, each pixel's summing to 1."""
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(n, c, side, side + 1, generator=g, dtype=dtype) * 2
+    target = torch.softmax(torch.randn(n, c, side, side + 1, generator=g, dtype=dtype) * 2, 1)
+    return logits, target
+
+
+def _one_hot(labels, c):
+    return F.one_hot(labels, c).movedim(-1, 1).double()
+
+
+DICE_CONFIGS = [{}, {"include_background": False}, {"squared": True}, {"batch_dice": True},
+                {"class_average": "micro"}, {"class_average": "micro", "batch_dice": True, "smooth": 0.0}]
+FOCAL_CONFIGS = [{}, {"gamma": 0.0}, {"gamma": 0.5, "alpha": ALPHA[:3]}]
+
+
+@pytest.mark.parametrize("kwargs", DICE_CONFIGS, ids=str)
+def test_dice_one_hot_float_target_equals_integer_labels(kwargs):
+    logits, _ = _soft()
+    labels = torch.randint(0, 3, (2, 5, 6), generator=torch.Generator().manual_seed(1))
+    for reduction in ("none", "mean"):
+        expected = ilf.dice_loss(logits, labels, reduction=reduction, **kwargs)
+        torch.testing.assert_close(ilf.dice_loss(logits, _one_hot(labels, 3), reduction=reduction, **kwargs), expected)
+        torch.testing.assert_close(il.DiceLoss(reduction=reduction, **kwargs)(logits, _one_hot(labels, 3)), expected)
+
+
+@pytest.mark.parametrize("kwargs", FOCAL_CONFIGS, ids=str)
+def test_focal_one_hot_float_target_equals_integer_labels(kwargs):
+    logits, _ = _soft()
+    labels = torch.randint(0, 3, (2, 5, 6), generator=torch.Generator().manual_seed(2))
+    for reduction in ("none", "mean", "sum"):
+        expected = ilf.focal_loss(logits, labels, reduction=reduction, **kwargs)
+        torch.testing.assert_close(ilf.focal_loss(logits, _one_hot(labels, 3), reduction=reduction, **kwargs),
+                                   expected)
+        torch.testing.assert_close(il.FocalLoss(reduction=reduction, **kwargs)(logits, _one_hot(labels, 3)), expected)
+
+
+def _naive_soft_dice(logits, target, squared=False, smooth=1e-5):
+    """One score per (sample, class), by loops over the pixels."""
+    p = torch.softmax(logits, 1)
+    n, c = logits.shape[:2]
+    out = torch.zeros(n, c, dtype=torch.float64)
+    k = 2 if squared else 1
+    for b in range(n):
+        for j in range(c):
+            inter = den = 0.0
+            for pv, tv in zip(p[b, j].flatten().tolist(), target[b, j].flatten().tolist(), strict=True):
+                inter += pv * tv
+                den += pv**k + tv**k
+            out[b, j] = 1 - (2 * inter + smooth) / (den + smooth)
+    return out
+
+
+def _naive_soft_focal(logits, target, gamma, alpha=None):
+    """−Σ_c t_c·α_c·(1 − p_c)^γ·log p_c per pixel, by loops."""
+    p = torch.softmax(logits, 1)
+    n, c, h, w = logits.shape
+    out = torch.zeros(n, h, w, dtype=torch.float64)
+    for b in range(n):
+        for i in range(h):
+            for j in range(w):
+                for k in range(c):
+                    a = 1.0 if alpha is None else float(alpha[k])
+                    pk = float(p[b, k, i, j])
+                    out[b, i, j] -= float(target[b, k, i, j]) * a * (1 - pk) ** gamma * math.log(pk)
+    return out
+
+
+@pytest.mark.parametrize("squared", [False, True])
+def test_dice_soft_target_matches_naive_loop(squared):
+    logits, target = _soft(seed=3)
+    torch.testing.assert_close(ilf.dice_loss(logits, target, squared=squared, reduction="none"),
+                               _naive_soft_dice(logits, target, squared))
+
+
+@pytest.mark.parametrize(("gamma", "alpha"), [(2.0, None), (1.5, ALPHA[:3])])
+def test_focal_soft_target_matches_naive_loop(gamma, alpha):
+    logits, target = _soft(seed=4)
+    ours = ilf.focal_loss(logits, target, gamma=gamma, alpha=alpha, reduction="none")
+    torch.testing.assert_close(ours, _naive_soft_focal(logits, target, gamma, alpha))
+    torch.testing.assert_close(ilf.focal_loss(logits, target, gamma=gamma, alpha=alpha), ours.mean())  # all pixels
+
+
+@pytest.mark.parametrize("loss", [ilf.dice_loss, ilf.focal_loss], ids=["dice", "focal"])
+def test_soft_target_gradcheck(loss):
+    logits, target = _soft(n=1, side=3, seed=5)
+    x, t = logits.requires_grad_(True), target.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda a, b: loss(a, b, reduction="sum"), (x, t), eps=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("loss", [ilf.dice_loss, ilf.focal_loss, ilf.pixel_cross_entropy],
+                         ids=["dice", "focal", "cross_entropy"])
+def test_bad_probability_targets_are_refused_as_the_message_says(loss):
+    logits, target = _soft(seed=6, dtype=torch.float32)
+    with pytest.raises(TypeError, match=re.escape(
+            "target: expected an integer tensor of class indices for 3-class logits, or class probabilities of "
+            "input's shape (2, 3, 5, 6) (floating (N, *) targets are for binary (N, 1, *) logits), got dtype "
+            "torch.float32 shape (2, 3, 5, 5)")):
+        loss(logits, target[..., :5])
+    bad = target.clone()
+    bad[0, 0, 0, 0], bad[1, 1, 1, 1] = -0.5, 1.5
+    with pytest.raises(ValueError, match=re.escape(
+            "target: expected class probabilities in [0, 1] of input's shape (2, 3, 5, 6), got values in [-0.5, 1.5]")):
+        loss(logits, bad)
+
+
+@pytest.mark.parametrize("loss", [ilf.dice_loss, ilf.focal_loss], ids=["dice", "focal"])
+def test_probability_target_nan_gives_nan_and_ignores_no_pixel(loss):
+    logits, target = _soft(seed=7, dtype=torch.float32)
+    for ignore_index in (-100, 0, 1):  # no index in a probability target: nothing to ignore
+        torch.testing.assert_close(loss(logits, target, ignore_index=ignore_index), loss(logits, target))
+    target[0, 1, 2, 3] = float("nan")
+    assert torch.isnan(loss(logits, target))
+
+
+def test_soft_dice_compiles():
+    torch._dynamo.reset()
+    logits, target = _soft(seed=8, dtype=torch.float32)
+    module = il.DiceLoss()
+    compiled = torch.compile(module, backend="aot_eager", fullgraph=True)
+    torch.testing.assert_close(compiled(logits, target), module(logits, target))

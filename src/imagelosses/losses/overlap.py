@@ -4,8 +4,10 @@ Dice + cross-entropy (nnU-Net's default) and Lovász-softmax.
 Conventions (those of :mod:`.segmentation`, whose kernels these losses build on):
 
 - ``input`` is (N, C, *) logits: ``softmax`` over C ≥ 2 classes with an integer (N, *) ``target`` of class
-  indices, ``sigmoid`` for C = 1 with a floating (N, 1, *) or (N, *) ``target`` in [0, 1]. Pixels whose target
-  equals ``ignore_index`` count for nothing. An empty batch is an error.
+  indices or (Tversky, generalized Dice, Dice + CE) a floating (N, C, *) ``target`` of class probabilities in
+  [0, 1] (one-hot or soft: ``g`` in the formulas is then the target itself, and no pixel is ignored),
+  ``sigmoid`` for C = 1 with a floating (N, 1, *) or (N, *) ``target`` in [0, 1]. Pixels whose target equals
+  ``ignore_index`` count for nothing. An empty batch is an error.
 - Probabilities, sums, sorts and cumulative sums run in at least float32 (counts in integers), so bf16/fp16
   inputs and autocast give the float32 values; the result keeps a half input's dtype. NaN/inf in the input
   gives NaN.
@@ -104,7 +106,8 @@ def tversky_loss(input: Tensor, target: Tensor, *, alpha: float = 0.5, beta: flo
     of a multi-class input. ``"mean"`` averages the per-sample, per-class values.
 
     Args:
-        input: (N, C, *) logits. target: (N, *) class indices for C ≥ 2; (N, 1, *) or (N, *) in [0, 1] for C = 1.
+        input: (N, C, *) logits. target: (N, *) class indices or (N, C, *) class probabilities (one-hot or soft)
+            for C ≥ 2; (N, 1, *) or (N, *) in [0, 1] for C = 1.
         alpha, beta: the weights of FP and FN, ≥ 0, not both 0. gamma: the focal exponent γ > 0.
         ignore_index: target value of the pixels to leave out. smooth: ``s`` ≥ 0.
         include_background, batch_dice, reduction, check_finite: as :func:`~imagelosses.dice_loss`.
@@ -114,8 +117,8 @@ def tversky_loss(input: Tensor, target: Tensor, *, alpha: float = 0.5, beta: flo
 
     Raises:
         TypeError: integer logits, a target of the wrong dtype, an option of the wrong type. ValueError:
-        mismatched shapes, class index out of range, binary targets outside [0, 1], empty batch,
-        ``include_background=False`` with one channel, an option out of its range.
+        mismatched shapes, class index out of range, binary targets or class probabilities outside [0, 1], empty
+        batch, ``include_background=False`` with one channel, an option out of its range.
 
     References:
         Salehi, Erdogmus, Gholipour, "Tversky loss function for image segmentation using 3D fully convolutional
@@ -194,7 +197,8 @@ def generalized_dice_loss(input: Tensor, target: Tensor, *, ignore_index: int = 
     all weights 0 and loss 0 (with ``s = 0`` too). ``"mean"`` averages over the samples.
 
     Args:
-        input: (N, C, *) logits. target: (N, *) class indices for C ≥ 2; (N, 1, *) or (N, *) in [0, 1] for C = 1.
+        input: (N, C, *) logits. target: (N, *) class indices or (N, C, *) class probabilities (one-hot or soft)
+            for C ≥ 2; (N, 1, *) or (N, *) in [0, 1] for C = 1.
         ignore_index, smooth, include_background, batch_dice, reduction, check_finite: as
             :func:`~imagelosses.dice_loss` (``s`` = 1e-5, MONAI's ``smooth_nr = smooth_dr``).
 
@@ -203,8 +207,8 @@ def generalized_dice_loss(input: Tensor, target: Tensor, *, ignore_index: int = 
 
     Raises:
         TypeError: integer logits, a target of the wrong dtype, an option of the wrong type. ValueError:
-        mismatched shapes, class index out of range, binary targets outside [0, 1], empty batch,
-        ``include_background=False`` with one channel, an option out of its range.
+        mismatched shapes, class index out of range, binary targets or class probabilities outside [0, 1], empty
+        batch, ``include_background=False`` with one channel, an option out of its range.
 
     References:
         Sudre, Li, Vercauteren, Ourselin, Cardoso, "Generalised Dice overlap as a deep learning loss function for
@@ -288,7 +292,8 @@ def dice_ce_loss(input: Tensor, target: Tensor, *, weight: Tensor | None = None,
     ``batch_dice`` and without background and both weights 1.
 
     Args:
-        input: (N, C, *) logits. target: (N, *) class indices for C ≥ 2; (N, 1, *) or (N, *) in [0, 1] for C = 1.
+        input: (N, C, *) logits. target: (N, *) class indices or (N, C, *) class probabilities (one-hot or soft)
+            for C ≥ 2; (N, 1, *) or (N, *) in [0, 1] for C = 1.
         weight: an optional (N, *) or (N, 1, *) per-pixel map for the cross-entropy term.
         lambda_dice, lambda_ce: the term weights, ≥ 0. reduction: ``"mean"`` or ``"sum"``.
         The other options: as :func:`~imagelosses.dice_loss` and :func:`~imagelosses.pixel_cross_entropy`.
@@ -400,7 +405,7 @@ def lovasz_softmax_loss(input: Tensor, target: Tensor, *, per_image: bool = Fals
 def lovasz_core(input: Tensor, target: Tensor, options: LovaszOptions) -> Tensor:
     """The kernel of :func:`lovasz_softmax_loss` from checked options (inputs are checked here)."""
     check_prediction(input, options.check_finite)
-    safe, valid = split_target(input, target, options.ignore_index)
+    safe, valid = split_target(input, target, options.ignore_index, soft_targets=False)
     x = at_least_float32(input)
     if input.shape[1] == 1:  # sigmoid = the softmax of the logits (0, x): background and foreground
         if eager() and valid.any() and not bool(((safe == 0) | (safe == 1)).all()):

@@ -3,9 +3,11 @@ soft Dice and focal.
 
 Conventions shared by every loss in this file:
 
-- ``input`` is (N, C, *) logits; C ≥ 2 classes take an integer (N, *) ``target`` of class indices, C = 1
-  (binary) takes a floating ``target`` in [0, 1] of shape (N, 1, *) or (N, *). Pixels whose target equals
-  ``ignore_index`` count for nothing. An empty batch is an error.
+- ``input`` is (N, C, *) logits; C ≥ 2 classes take an integer (N, *) ``target`` of class indices or a floating
+  (N, C, *) ``target`` of class probabilities in [0, 1] (one-hot or soft, e.g. mixup or label-smoothed
+  masks), C = 1 (binary) takes a floating ``target`` in [0, 1] of shape (N, 1, *) or (N, *). Pixels whose
+  (index or binary) target equals ``ignore_index`` count for nothing; a probability target ignores no pixel
+  (as torch's ``cross_entropy`` with probabilities). An empty batch is an error.
 - A per-pixel ``weight`` map (cross-entropy) is (N, *) or (N, 1, *); a U-Net border map from
   :func:`imagelosses.losses.weightmaps.unet_weight_map` is such a map.
 - Probabilities and sums are computed in at least float32, so bf16/fp16 autocast gives the same values.
@@ -55,6 +57,7 @@ __all__ = [
     "PixelCrossEntropyLoss",
     "check_binary_values",
     "check_class_weight",
+    "check_soft_target",
     "class_frequency_weights",
     "class_probabilities",
     "cross_entropy_core",
@@ -132,7 +135,8 @@ def check_binary_values(target: Tensor, valid: Tensor) -> None:
         fail("target", f"binary labels in [0, 1]{hint}", f"values in [{lo:g}, {hi:g}]")
 
 
-def split_target(input: Tensor, target: Tensor, ignore_index: int) -> tuple[Tensor, Tensor]:
+def split_target(input: Tensor, target: Tensor, ignore_index: int, *, soft_targets: bool = True
+                 ) -> tuple[Tensor, Tensor]:
     """Validate a classification ``target`` against ``input`` logits; return ``(safe, valid)``.
 
     Multi-class (C ≥ 2): ``target`` is integer (N, *) with indices in [0, C) or ``ignore_index``;
@@ -140,6 +144,8 @@ def split_target(input: Tensor, target: Tensor, ignore_index: int) -> tuple[Tens
     Binary (C = 1): ``target`` is floating (N, 1, *) or (N, *) in [0, 1]; ``safe`` is (N, 1, *) with
     ignored pixels set to 0 and ``valid`` the (N, 1, *) mask. NaN in a binary target stays NaN (and so
     does the loss). Value checks (index range, [0, 1]) run in eager mode only, not under ``torch.compile``.
+    A caller that takes probability targets of input's shape (:func:`check_soft_target`) handles them before;
+    ``soft_targets`` says whether it does, for the message that refuses another floating target.
     """
     check_tensor(target, "target")
     check_same_device(target, "target", input, "input")
@@ -154,9 +160,10 @@ def split_target(input: Tensor, target: Tensor, ignore_index: int) -> tuple[Tens
         check_binary_values(target, valid)
         return torch.where(valid, target, torch.zeros_like(target)), valid
     if target.is_floating_point():
-        fail("target", f"an integer tensor of class indices for {input.shape[1]}-class logits, or class "
-             f"probabilities of input's shape {fmt_shape(input.shape)} (floating (N, *) targets are for binary "
-             "(N, 1, *) logits)", f"dtype {target.dtype} shape {fmt_shape(target.shape)}", exc=TypeError)
+        soft = f", or class probabilities of input's shape {fmt_shape(input.shape)}" if soft_targets else ""
+        fail("target", f"an integer tensor of class indices for {input.shape[1]}-class logits{soft} (floating "
+             "(N, *) targets are for binary (N, 1, *) logits)", f"dtype {target.dtype} shape "
+             f"{fmt_shape(target.shape)}", exc=TypeError)
     check_integer(target, "target")
     expected = (input.shape[0], *input.shape[2:])
     if tuple(target.shape) != expected:
@@ -172,6 +179,19 @@ def split_target(input: Tensor, target: Tensor, ignore_index: int) -> tuple[Tens
 def _is_soft_target(input: Tensor, target: Tensor) -> bool:
     return isinstance(target, Tensor) and input.shape[1] > 1 and target.is_floating_point() and (
         target.shape == input.shape)
+
+
+def check_soft_target(target: Tensor, input: Tensor) -> Tensor:
+    """A probability target of the multi-class logits' shape (N, C, *) (one-hot or soft): on input's device, with
+    values in [0, 1] (eager only; NaN passes, and the loss is NaN). Each pixel's values should sum to 1 over the
+    classes, as torch's ``cross_entropy`` expects of probabilities; that is not checked."""
+    check_same_device(target, "target", input, "input")
+    if eager() and target.numel():
+        lo, hi = (float(v) for v in torch.aminmax(target.detach()))
+        if lo < 0 or hi > 1:
+            fail("target", f"class probabilities in [0, 1] of input's shape {fmt_shape(input.shape)}",
+                 f"values in [{lo:g}, {hi:g}]")
+    return target
 
 
 # ------------------------------------------------------------------------------------- cross-entropy
@@ -281,8 +301,7 @@ def cross_entropy_core(input: Tensor, target: Tensor, weight: Tensor | None, opt
 
 
 def _soft_cross_entropy(x: Tensor, target: Tensor, weight: Tensor | None, options: CrossEntropyOptions) -> Tensor:
-    if eager() and target.numel() and float(target.min()) < 0:
-        fail("target", "class probabilities >= 0", f"minimum {float(target.min()):g}")
+    check_soft_target(target, x)
     if isinstance(options.class_weight, str):
         fail("class_weight", "a tensor (or None) with probability targets", repr(options.class_weight))
     cw = _resolve_class_weight(options.class_weight, lambda: x, x.shape[1], x)
@@ -366,20 +385,38 @@ def dice_loss(input: Tensor, target: Tensor, *, ignore_index: int = -100, smooth
     else ``k = 1`` and smoothing ``s``. ``class_average="macro"`` (default) scores each sample and class,
     sums over Ω; ``"micro"`` (kornia's default) sums over Ω and the classes too, one score per sample.
     ``batch_dice`` sums over the batch as well. ``include_background=False`` drops channel 0 (multi-class).
+    A probability target ``g`` of input's shape (one-hot or soft, values in [0, 1]) enters the same formula as
+    it is, the standard soft-target generalisation (intersection ``Σ p·g``, Ω every pixel); a one-hot float
+    target gives the value of its integer labels.
 
     A class absent from both prediction and target (an empty denominator, e.g. every pixel ignored) has
     loss 0 whatever ``s``, ``s = 0`` included; a class absent from the target but predicted has loss
     near 1 (with ``s`` small), so macro averaging punishes false positives of absent classes.
     ``"mean"`` averages the scores ((N, C') macro, (N,) micro; (C',) or one with ``batch_dice``).
 
+    Args:
+        input: (N, C, *) logits.
+        target: (N, *) class indices or (N, C, *) class probabilities (one-hot or soft) for C ≥ 2; (N, 1, *) or
+            (N, *) in [0, 1] for C = 1.
+        ignore_index: the index (or binary target value) of pixels left out of every sum; a probability target
+            ignores no pixel (as :func:`pixel_cross_entropy`).
+        smooth: ``s`` ≥ 0, added to the numerator and the denominator.
+        squared: ``k = 2`` in the denominator (V-Net) instead of 1.
+        include_background: keep channel 0 of a multi-class input (must be True for one channel).
+        batch_dice: sum over the batch too (one score per class).
+        class_average: ``"macro"`` (one score per class) or ``"micro"`` (the classes summed).
+        reduction: ``"none"``, ``"mean"`` or ``"sum"`` of the scores.
+        check_finite: raise on NaN/inf logits instead of returning NaN.
+
     Shape:
         output of "none": macro (N, C') or (C',) with ``batch_dice``, C' = C or C − 1 without background;
         micro (N,) or () with ``batch_dice``.
 
     Raises:
-        TypeError: integer logits, a target of the wrong dtype, an option of the wrong type. ValueError:
-        mismatched shapes, class index out of range, binary targets outside [0, 1], empty batch,
-        ``include_background=False`` with one channel, an unknown option value.
+        TypeError: integer logits, a target of the wrong dtype (a floating target for C ≥ 2 of another shape
+        than input's), an option of the wrong type. ValueError: mismatched shapes, class index out of range,
+        binary targets or class probabilities outside [0, 1], empty batch, ``include_background=False`` with
+        one channel, an unknown option value.
 
     References:
         Milletari et al., "V-Net", 3DV 2016, arXiv 1606.04797; Sudre et al., "Generalised Dice overlap",
@@ -396,20 +433,26 @@ def dice_loss(input: Tensor, target: Tensor, *, ignore_index: int = -100, smooth
 def class_probabilities(input: Tensor, target: Tensor, ignore_index: int, include_background: bool,
                         check_finite: bool) -> tuple[Tensor, Tensor, Tensor]:
     """``(p, g, mask)`` of the overlap losses, in at least float32, each broadcastable to (N, C', *):
-    ``p = softmax(x)`` (``sigmoid`` for one channel), ``g`` the one-hot (or binary) target and ``mask`` 1 on
-    counted pixels; ``include_background=False`` drops channel 0 of a multi-class input (refused for one
+    ``p = softmax(x)`` (``sigmoid`` for one channel), ``g`` the one-hot (or binary) target, or the probability
+    target itself (one-hot or soft, of input's shape), and ``mask`` 1 on counted pixels (every pixel of a
+    probability target); ``include_background=False`` drops channel 0 of a multi-class input (refused for one
     channel). Checks the input and the target."""
     check_prediction(input, check_finite)
     if input.shape[1] == 1 and not include_background:  # one sigmoid channel is the foreground: nothing to drop
         fail("include_background", "True for a single-channel input (its one channel is the foreground; "
              "include_background=False drops channel 0 of a multi-class softmax)", "False")
-    safe, valid = split_target(input, target, ignore_index)
     x = at_least_float32(input)
-    if input.shape[1] == 1:
-        return torch.sigmoid(x), safe.to(x.dtype), valid.to(x.dtype)
-    probs = torch.softmax(x, dim=1)
-    onehot = F.one_hot(safe, input.shape[1]).movedim(-1, 1).to(x.dtype)
-    mask = valid.unsqueeze(1).to(x.dtype)
+    if _is_soft_target(input, target):
+        probs = torch.softmax(x, dim=1)
+        onehot = check_soft_target(target, input).to(x.dtype)
+        mask = torch.ones_like(probs[:, :1])
+    else:
+        safe, valid = split_target(input, target, ignore_index)
+        if input.shape[1] == 1:
+            return torch.sigmoid(x), safe.to(x.dtype), valid.to(x.dtype)
+        probs = torch.softmax(x, dim=1)
+        onehot = F.one_hot(safe, input.shape[1]).movedim(-1, 1).to(x.dtype)
+        mask = valid.unsqueeze(1).to(x.dtype)
     if not include_background:
         probs, onehot = probs[:, 1:], onehot[:, 1:]
     return probs, onehot, mask
@@ -491,16 +534,33 @@ def focal_loss(input: Tensor, target: Tensor, *, gamma: float = 2.0, alpha: floa
     ``α·t + (1 − α)(1 − t)`` for a float in [0, 1] (binary, 0.25 in the paper); ``None`` means no
     weighting. ``γ = 0`` with no ``alpha`` is cross-entropy.
 
+    **Soft targets** (C ≥ 2, floating ``target`` of input's shape: class probabilities ``t``, one-hot or soft):
+    ``l = −Σ_c t_c·α_c·(1 − p_c)^γ·log p_c`` per pixel, the expectation of the focal term under ``t`` (as
+    cross-entropy's with probability targets); a one-hot float target gives the value of its integer labels.
+    No pixel is ignored.
+
     ``"mean"`` divides by the number of counted (non-ignored) pixels; torchvision's
     ``sigmoid_focal_loss`` divides by all elements, the same when nothing is ignored.
+
+    Args:
+        input: (N, C, *) logits.
+        target: (N, *) class indices or (N, C, *) class probabilities (one-hot or soft) for C ≥ 2; (N, 1, *) or
+            (N, *) in [0, 1] for C = 1.
+        gamma: the focusing exponent γ ≥ 0 (2 in the paper).
+        alpha: None, a float in [0, 1] (binary) or a (C,) tensor of per-class weights (multi-class).
+        ignore_index: the index (or binary target value) of pixels to leave out; a probability target ignores
+            no pixel.
+        reduction: ``"none"``, ``"mean"`` (over the counted pixels) or ``"sum"``.
+        check_finite: raise on NaN/inf logits instead of returning NaN.
 
     Shape:
         output of "none": (N, *) multi-class, (N, 1, *) binary.
 
     Raises:
-        TypeError: integer logits, a target of the wrong dtype, a float ``alpha`` for multi-class logits (or a
-        tensor for binary ones), an option of the wrong type. ValueError: mismatched shapes, class index out
-        of range, a wrong-length or negative ``alpha``, empty batch, an unknown option value.
+        TypeError: integer logits, a target of the wrong dtype (a floating target for C ≥ 2 of another shape
+        than input's), a float ``alpha`` for multi-class logits (or a tensor for binary ones), an option of the
+        wrong type. ValueError: mismatched shapes, class index out of range, class probabilities outside
+        [0, 1], a wrong-length or negative ``alpha``, empty batch, an unknown option value.
 
     References:
         Lin et al., "Focal Loss for Dense Object Detection", ICCV 2017, arXiv 1708.02002.
@@ -515,9 +575,16 @@ def focal_loss(input: Tensor, target: Tensor, *, gamma: float = 2.0, alpha: floa
 def focal_core(input: Tensor, target: Tensor, options: FocalOptions) -> Tensor:
     """The kernel of :func:`focal_loss` from checked options (inputs are checked here)."""
     check_prediction(input, options.check_finite)
-    safe, valid = split_target(input, target, options.ignore_index)
     x = at_least_float32(input)
     alpha = options.alpha
+    if _is_soft_target(input, target):
+        t = check_soft_target(target, input).to(x.dtype)
+        logp = torch.log_softmax(x, dim=1)
+        terms = (-torch.expm1(logp)).clamp_min(1e-12).pow(options.gamma) * -logp * t  # 1 − p_c without cancellation
+        if alpha is not None:
+            terms = terms * _class_alpha(alpha, input.shape[1], x).view(1, -1, *(1,) * (x.ndim - 2))
+        return nan_if_nonfinite(reduce(terms.sum(1), options.reduction), input, target).to(input.dtype)
+    safe, valid = split_target(input, target, options.ignore_index)
     if input.shape[1] == 1:
         t = safe.to(x.dtype)
         ce = F.binary_cross_entropy_with_logits(x, t, reduction="none")
