@@ -314,7 +314,7 @@ def _coverage(config: Mapping[str, Any], seed: int, snapshots: list[int], tick: 
               ) -> tuple[dict[str, dict[str, Any]], list[list[Any]]]:
     """Descriptive: each objective trained with Adam on the ring; modes covered and high-quality share."""
     results: dict[str, dict[str, Any]] = {}
-    rows: list[list[Any]] = [["objective", "modes covered (of 8)", "high-quality %", "CPU seconds"]]
+    rows: list[list[Any]] = [["objective", "modes covered (of 8, ↑)", "high-quality samples (%, ↑)", "CPU seconds"]]
     for objective in COVERAGE_OBJECTIVES:
         cpu = time.process_time()
         res = train_coverage(objective, config, seed, snapshots, tick)
@@ -328,15 +328,16 @@ def _coverage(config: Mapping[str, Any], seed: int, snapshots: list[int], tick: 
 
 def _early_rows(config: Mapping[str, Any], metrics: dict[str, float]) -> list[list[Any]]:
     """The table of the early dynamics, one row per generator loss."""
-    early_rows: list[list[Any]] = [["generator loss", "mean distance to nearest mode: start",
-                                    f"mean over steps 1–{config['early_steps']}", f"at step {config['early_steps']}",
-                                    "early progress", "mean ‖∇G‖ per step", "energy distance to real: start",
-                                    f"at step {config['early_steps']}"]]
+    early_rows: list[list[Any]] = [["generator loss", "mean distance to nearest mode (data units): start",
+                                    f"mean over steps 1–{config['early_steps']} (↓)",
+                                    f"at step {config['early_steps']} (↓)", "early progress (data units, ↑)",
+                                    "mean ‖∇G‖ per step", "energy distance to real (data units): start",
+                                    f"at step {config['early_steps']} (↓)"]]
     for kind in ARMS:
         early_rows.append([kind, round(metrics["early/dist_start"], 3),
                            round(metrics["early/dist_start"] - metrics[f"early/progress_{kind}"], 3),
                            round(metrics[f"early/dist_end_{kind}"], 3), round(metrics[f"early/progress_{kind}"], 3),
-                           f"{metrics[f'early/grad_{kind}']:.3g}", round(metrics["early/energy_start"], 3),
+                           float(f"{metrics[f'early/grad_{kind}']:.3g}"), round(metrics["early/energy_start"], 3),
                            round(metrics[f"early/energy_end_{kind}"], 3)])
     return early_rows
 

@@ -76,6 +76,8 @@ LATTICE_FLOOR = 0.01
 SCALE = 4
 #: Frequencies above this (cycles/px; Nyquist 0.5) count as high frequency.
 CUTOFF = 0.25
+#: The unit of a perceptual distance in the tables.
+FEATURE_UNIT = "VGG16 feature MSE"
 _LABELS = {"bicubic": "bicubic", "pixel": "MSE-trained", "perceptual": "perceptual-trained", "gt": "ground truth"}
 
 
@@ -453,34 +455,36 @@ def _tables(ctx: RunContext, metrics: dict[str, float], extra_a: dict[str, Any],
             ) -> dict[str, list[list[Any]]]:
     cfg = ctx.config
     per_a = extra_a["per"]
-    rows_a: list[list[Any]] = [["distortion", "MSE", "L1", *LAYERS]]
+    rows_a: list[list[Any]] = [["distortion", "MSE (pixels in [0, 1])", "L1 (pixels in [0, 1])",
+                                *(f"{m} ({FEATURE_UNIT})" for m in LAYERS)]]
     for d in DISTORTIONS:
-        rows_a.append([d] + [f"{sum(v) / len(v):.4g}" for v in (per_a[d][m] for m in ("mse", "l1", *LAYERS))])
-    rows_b: list[list[Any]] = [["output", "PSNR-Y (dB)", "mean per-tile HF gap (decades)",
-                                "log10 HF energy / ground truth's", "lattice share",
-                                *(f"{m} distance" for m in LAYERS)]]
+        rows_a.append([d] + [sum(v) / len(v) for v in (per_a[d][m] for m in ("mse", "l1", *LAYERS))])
+    rows_b: list[list[Any]] = [["output", "PSNR-Y (dB, ↑)", "mean per-tile HF gap (decades, ↓)",
+                                "log10 HF energy / ground truth's (decades, 0 best)", "lattice share (0–1, ↓)",
+                                *(f"{m} distance ({FEATURE_UNIT}, ↓)" for m in LAYERS)]]
     for m in SR_METHODS:
         rows_b.append([_LABELS[m], round(metrics[f"psnr_y_{m}"], 2), round(metrics[f"hf_gap_{m}"], 3),
-                       round(metrics[f"log10_hf_ratio_{m}"], 3), f"{metrics[f'lattice_share_{m}']:.4f}"]
-                      + [f"{metrics[f'{k}_{m}']:.4g}" for k in LAYERS])
-    rows_b.append([_LABELS["gt"], "", "", "", f"{metrics['lattice_share_gt']:.4f}", "", "", "", ""])
-    rows_c: list[list[Any]] = [["per-tile difference, MSE arm − perceptual arm", "mean", "95% interval",
-                                "role"]]
-    for name, role in (("psnr_tile_drop", "descriptive (per-tile PSNR-Y in dB; rule (a) uses the pooled "
-                                          "PSNR-Y)"),
-                       ("hf_gap_advantage", "rule (b)"), (f"{RULE_LAYER}_advantage", "rule (b)"),
-                       (f"{TRAIN_LAYER}_advantage", "descriptive (the perceptual arm's training layer)"),
-                       ("relu4_3_advantage", "descriptive")):
-        rows_c.append([name, f"{metrics[name]:+.4g}", f"[{metrics[name + '/ci_low']:+.4g}, "
-                                                     f"{metrics[name + '/ci_high']:+.4g}]", role])
+                       round(metrics[f"log10_hf_ratio_{m}"], 3), metrics[f"lattice_share_{m}"]]
+                      + [metrics[f"{k}_{m}"] for k in LAYERS])
+    rows_b.append([_LABELS["gt"], "", "", "", metrics["lattice_share_gt"], "", "", "", ""])
+    rows_c: list[list[Any]] = [["per-tile difference, MSE arm − perceptual arm (↑: the claim's direction)", "mean",
+                                "95% interval low", "95% interval high", "role"]]
+    for name, what, role in (
+            ("psnr_tile_drop", "PSNR-Y (dB)", "descriptive (rule (a) uses the pooled PSNR-Y)"),
+            ("hf_gap_advantage", "HF energy gap (decades)", "rule (b)"),
+            (f"{RULE_LAYER}_advantage", f"{RULE_LAYER} distance ({FEATURE_UNIT})", "rule (b)"),
+            (f"{TRAIN_LAYER}_advantage", f"{TRAIN_LAYER} distance ({FEATURE_UNIT})",
+             "descriptive (the perceptual arm's training layer)"),
+            ("relu4_3_advantage", f"relu4_3 distance ({FEATURE_UNIT})", "descriptive")):
+        rows_c.append([what, metrics[name], metrics[name + "/ci_low"], metrics[name + "/ci_high"], role])
     per, origin = extra_b["per"], extra_b["origin"]
-    rows_d: list[list[Any]] = [["photograph", "tiles", f"{TRAIN_LAYER} MSE arm", f"{TRAIN_LAYER} perceptual arm",
+    rows_d: list[list[Any]] = [["photograph", "tiles", f"{TRAIN_LAYER} MSE arm ({FEATURE_UNIT}, ↓)",
+                                f"{TRAIN_LAYER} perceptual arm ({FEATURE_UNIT}, ↓)",
                                 "tiles where the perceptual arm is lower"]]
     for k, name in enumerate(cfg["sr_photos"]):
         sel = torch.tensor([o == k for o in origin])
         a, b = per[TRAIN_LAYER]["pixel"][sel], per[TRAIN_LAYER]["perceptual"][sel]
-        rows_d.append([name, int(sel.sum()), f"{float(a.mean()):.4g}", f"{float(b.mean()):.4g}",
-                       int((b < a).sum())])
+        rows_d.append([name, int(sel.sum()), float(a.mean()), float(b.mean()), int((b < a).sum())])
     n = int(metrics["test_tiles"])
     return {f"A. Distances to the original, mean over {len(cfg['photos'])} photographs (descriptive)": rows_a,
             f"B. ×4 super-resolution of the held-out right parts, {n} tiles of {cfg['tile']} px": rows_b,

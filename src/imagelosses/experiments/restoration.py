@@ -250,8 +250,8 @@ def run(ctx: RunContext) -> RunOutput:
     metrics = _metrics(per, outputs, gts, ctx.seed)
     metrics["cpu_time_s"] = time.process_time() - start
     figures = _figures(ctx, outputs, gts) if ctx.make_figures and ctx.seed == 0 else []
-    table = [["arm", "PSNR (dB)", "SSIM", "MS-SSIM"]] + [
-        [LABELS[n], f"{metrics[f'psnr_{n}']:.3f}", f"{metrics[f'ssim_{n}']:.4f}", f"{metrics[f'msssim_{n}']:.4f}"]
+    table = [["arm", "PSNR (dB, ↑)", "SSIM (0–1, ↑)", "MS-SSIM (0–1, ↑)"]] + [
+        [LABELS[n], round(metrics[f"psnr_{n}"], 3), round(metrics[f"ssim_{n}"], 4), round(metrics[f"msssim_{n}"], 4)]
         for n in ("input", *ARMS, "l2_l2", "l2_l1")]
     return RunOutput(metrics, figures, {"Held-out measures (this seed)": table})
 

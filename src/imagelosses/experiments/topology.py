@@ -66,6 +66,11 @@ LABELS = {"bce": "BCE", "topology": "BCE + μ·topology"}
 #: Per-image held-out scores (each arm's mean, and topology − BCE with a paired bootstrap interval).
 SCORES: tuple[str, ...] = ("completeness", "correctness", "quality", "betti0_error", "betti1_error", "breaks",
                            "spurious", "cldice", "pixel_f1")
+#: The column headings of the scores: the name, and ↑ where higher is better, ↓ where lower is.
+SCORE_HEADINGS = {"completeness": "completeness ↑", "correctness": "correctness ↑", "quality": "quality ↑",
+                  "betti0_error": "|Betti-0 error| ↓", "betti1_error": "|Betti-1 error| ↓", "breaks": "breaks ↓",
+                  "spurious": "spurious components ↓", "cldice": "clDice ↑", "pixel_f1": "pixel F1 ↑",
+                  "occluded_recall": "recall under the occluders ↑"}
 #: The blurred-MSE widths (px) the topology loss must beat in part A (all of them).
 BLUR_SIGMAS: tuple[float, ...] = (1.0, 2.0, 4.0)
 F1_MARGIN = 0.05  # "similar pixel accuracy": the topology arm's pixel F1 at most this much below BCE's
@@ -412,26 +417,31 @@ def _run(ctx: RunContext) -> RunOutput:
     metrics["topology_minus_bce_occluded_recall"] = metrics["topology_occluded_recall"] - metrics["bce_occluded_recall"]
     figures = [_figure_part_a(ctx, part_a_figure), _figure_part_b(ctx, test, logits)] if ctx.make_figures else []
     metrics["cpu_time_s"] = time.process_time() - t0  # process CPU time of this seed, figures included
-    header: list[Any] = ["arm", *SCORES, "occluded_recall"]
+    return RunOutput(metrics=metrics, figures=figures, tables=_tables(metrics))
+
+
+def _tables(metrics: dict[str, float]) -> dict[str, list[list[Any]]]:
+    """Part A's break-vs-notch table and part B's held-out scores and paired differences."""
+    header: list[Any] = ["arm", *(SCORE_HEADINGS[k] for k in (*SCORES, "occluded_recall"))]
     table = [header] + [[LABELS[arm], *[round(metrics[f"{arm}_{k}"], 3) for k in (*SCORES, "occluded_recall")]]
                         for arm in ARMS]
-    diff: list[list[Any]] = [["topology − BCE", "mean", "95% interval (paired bootstrap over test images)"]]
-    diff += [[k, round(metrics[f"topology_minus_bce_{k}"], 4),
-              f"[{metrics[f'topology_minus_bce_{k}/ci_low']:+.4f}, {metrics[f'topology_minus_bce_{k}/ci_high']:+.4f}]"]
+    diff: list[list[Any]] = [["topology − BCE", "mean", "95% interval low", "95% interval high"]]
+    diff += [[SCORE_HEADINGS[k], round(metrics[f"topology_minus_bce_{k}"], 4),
+              round(metrics[f"topology_minus_bce_{k}/ci_low"], 4), round(metrics[f"topology_minus_bce_{k}/ci_high"], 4)]
              for k in SCORES]
     part_a_table: list[list[Any]] = [["blurred-MSE σ (px)", "median break/notch ratio (blurred MSE)",
-                                      "topology ratio (median)", "mean log-ratio gain", "95% interval",
-                                      "curves where topology's ratio is larger"]]
+                                      "topology ratio (median, ↑)", "mean log-ratio gain (natural log, ↑)",
+                                      "95% interval low", "95% interval high",
+                                      "curves where topology's ratio is larger (fraction, ↑)"]]
     for s in BLUR_SIGMAS:
         key = f"partA_gain_blur{s:g}"
-        part_a_table.append([f"{s:g}", round(metrics[f"partA_blur{s:g}_ratio_median"], 3),
+        part_a_table.append([s, round(metrics[f"partA_blur{s:g}_ratio_median"], 3),
                              round(metrics["partA_topology_ratio_median"], 3), round(metrics[key], 3),
-                             f"[{metrics[f'{key}/ci_low']:+.3f}, {metrics[f'{key}/ci_high']:+.3f}]",
+                             round(metrics[f"{key}/ci_low"], 3), round(metrics[f"{key}/ci_high"], 3),
                              round(metrics[f"partA_frac_blur{s:g}"], 3)])
-    return RunOutput(metrics=metrics, figures=figures,
-                     tables={"part A: break vs notch (same pixels removed)": part_a_table,
-                             "part B: held-out scores (mean over test images)": table,
-                             "part B: topology − BCE (paired over test images)": diff})
+    return {"part A: break vs notch (same pixels removed)": part_a_table,
+            "part B: held-out scores (mean over test images; scores 0–1, errors counted per image)": table,
+            "part B: topology − BCE (paired over test images, bootstrap interval)": diff}
 
 
 # ---------------------------------------------------------------------------------------------- figures
