@@ -271,10 +271,36 @@ def test_without_a_terminal_progress_is_one_line_per_seed(tmp_path: Path) -> Non
 def test_metric_labels_read_as_words_with_units() -> None:
     from imagelosses.experiments.report import metric_label
 
+    # a key no row of METRICS names (a test's own experiment): words, and the unit of a suffix
     assert metric_label("recall1_gain_batch-hard/ci_low") == "Recall@1 gain batch-hard · 95% interval, low end"
-    assert metric_label("cpu_time_s") == "CPU time (s)"
     assert metric_label("psnr_y_mse_db") == "PSNR y MSE (dB)"
     assert metric_label("with_cycle/mapping_error") == "with cycle · mapping error"
+    # the built-in experiments' keys: a label, the unit and the better direction
+    assert metric_label("cpu_time_s") == "CPU time of the seed, one thread (s)"
+    assert metric_label("psnr_y_pixel", "pixel-vs-perceptual") == (
+        "part B: PSNR-Y (BT.601 luma) of the MSE-trained output, held-out tiles pooled (dB, ↑)")
+    assert metric_label("recall1_gain_batch-hard/ci_low", "triplet-mining") == (
+        "Recall@1, batch-hard − offline random triplets, paired over queries, 95% interval, low end "
+        "(fraction, 0–1, ↑)")
+    assert metric_label("topology_betti0_error", "topology") == (
+        "part B: |Betti-0 error| (8-connected components), BCE + μ·topology, mean over held-out images "
+        "(count per image, ↓)")
+    assert metric_label("test_tiles", "pixel-vs-perceptual") == "part B: held-out test tiles (count)"
+
+
+def test_the_label_table_covers_the_built_in_experiments_and_is_well_formed() -> None:
+    """Every built-in experiment has rows; each row's pattern compiles and has a label, a unit and a direction
+    from the legend (an emitted key without a row fails the experiment's quick test, tests/experiment_support)."""
+    from imagelosses.experiments.report import METRIC_LEGEND, METRICS, metric_meaning
+
+    assert set(METRICS) == set(registry.BUILTIN)
+    for name, (_, rows) in METRICS.items():
+        for pattern, label, unit, better in rows:
+            assert re.compile(pattern).groupindex.keys() <= set(re.findall(r"{(\w+)}", label)), (name, pattern)
+            assert label and unit and better in ("↑", "↓", "0 best", ""), (name, pattern)
+            assert better == "" or better in METRIC_LEGEND
+    assert metric_meaning("no_such_metric", "topology") is None
+    assert metric_meaning("psnr_y_pixel", "topology") is None  # one experiment's rows never label another's keys
 
 
 def test_a_table_title_that_names_its_seed_is_not_repeated(tmp_path: Path) -> None:
