@@ -420,8 +420,10 @@ def test_default_extractor_and_presets() -> None:
     assert loss.extractor.weights_source is None
     tex = il.TextureLoss(extractor="vgg19-random")
     assert tex.extractor.arch == "vgg19" and tex.extractor.available_layers[-1] == "relu5_1"
-    assert set(PRESETS) == {"vgg16-oxford", "vgg16-imagenet", "vgg19-imagenet", "vgg16-random", "vgg19-random"}
-    with pytest.raises(ValueError, match=r"^extractor: expected one of 'vgg16-oxford', 'vgg16-imagenet', "
+    assert set(PRESETS) == {"vgg16-oxford", "vgg16-oxford-normalized", "vgg16-imagenet", "vgg19-imagenet",
+                            "vgg16-random", "vgg19-random"}
+    with pytest.raises(ValueError, match=r"^extractor: expected one of 'vgg16-oxford', 'vgg16-oxford-normalized', "
+                       r"'vgg16-imagenet', "
                        r"'vgg19-imagenet', 'vgg16-random', 'vgg19-random', got 'resnet'$"):
         il.StyleLoss(extractor="resnet")
     x, y = torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8)

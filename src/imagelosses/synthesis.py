@@ -11,9 +11,12 @@ and ``texture`` commands are thin layers over it):
   mismatch, whatever the network's activation scale;
 - :func:`total_variation` is the squared total variation used as the smoothness term.
 
-Both optimisers keep the pixels in [0, 1] by clamping after every L-BFGS iteration. One *step* is one L-BFGS
-iteration with one loss evaluation (no line search, step size 1, as in Gatys's and Johnson's implementations);
-the loss curve holds the loss at each step, before its update. The style and texture Grams are computed once
+Both run L-BFGS-B with the pixels bounded to [0, 1] (scipy's, as Gatys et al.'s own code). One *step* is one
+loss evaluation (one forward and one backward pass; the line search may spend several per iteration), and the
+loss curve holds the loss at each evaluation. Both start from a noise image near one colour
+(:func:`noise_start`), not from uniform noise: why, and what it changes, is in that function. For clean
+results pass a normalised extractor (``VGGFeatures(..., normalize_activations=True)``, Gatys et al.'s network;
+the ``texture`` and ``style-transfer`` commands do). The style and texture Grams are computed once
 (cached) and the content features once per call, so a step costs one forward and one backward pass of the VGG
 on the synthesis: about ``size² × steps`` work, so halving ``size`` makes a run four times faster.
 """
@@ -24,8 +27,10 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.optimize import Bounds, minimize
 from torch import Tensor
 
 from ._core.checks import (
@@ -48,7 +53,7 @@ from .losses.style import (
     content_style_loss,
 )
 
-__all__ = ["INITS", "Init", "Progress", "balanced_style_weight", "stylize", "synthesize_texture",
+__all__ = ["INITS", "Init", "Progress", "balanced_style_weight", "noise_start", "stylize", "synthesize_texture",
            "total_variation"]
 
 Init = Literal["content", "noise"]
@@ -74,41 +79,57 @@ def _check_image(x: Tensor, name: str) -> Tensor:
     return x
 
 
+def noise_start(like: Tensor, shape: tuple[int, ...], noise_std: float, generator: torch.Generator | None
+                ) -> Tensor:
+    """The noise start of the syntheses: ``like``'s mean colour plus Gaussian noise of standard deviation
+    ``noise_std`` per pixel and channel (drawn on the CPU from ``generator``), clamped to [0, 1].
+
+    Why not Gatys et al.'s uniform white noise in [0, 1]: the Gram losses are nearly blind to colour that
+    alternates from pixel to pixel (the first 3×3 filters barely respond to it, and every deeper layer sees
+    it averaged away), so what the start puts there stays. Uniform noise has a mean chroma of ~127/255; its
+    texture of a grey brick wall kept ~96 after 100 steps. Johnson's neural-style starts from N(0, 0.001²)
+    around the mean pixel for the same reason; a start near one colour leaves the loss to create the
+    structure."""
+    mean = like.detach().mean(dim=(-2, -1), keepdim=True)
+    noise = torch.randn(shape, generator=generator, dtype=like.dtype).to(like.device)
+    return (mean + noise_std * noise).clamp(0.0, 1.0)
+
+
 def _lbfgs(image: Tensor, loss_fn: Callable[[Tensor], Tensor], steps: int, progress: Progress | None
            ) -> tuple[Tensor, list[float]]:
-    """Minimise ``loss_fn(x)`` over the pixels of ``x`` (started at ``image``) for ``steps`` L-BFGS iterations.
+    """Minimise ``loss_fn(x)`` over the pixels ``x`` in the box [0, 1], started at ``image``, with at most
+    ``steps`` loss evaluations of L-BFGS-B (scipy's, the bounded L-BFGS Gatys et al.'s own code used).
 
-    L-BFGS minimises the loss divided by its value at the start (the curve keeps the loss itself): torch's
-    L-BFGS has absolute thresholds (it skips the curvature update when ``sᵀy <= 1e-10``), so an objective of
-    small scale (torchvision's VGG, whose activations are ~255 times smaller than the Oxford/Caffe weights';
-    a random-weight VGG) would otherwise take gradient steps of its own tiny size and never move."""
-    x = image.detach().clone().requires_grad_(True)
-    # no tolerances either: the caller sets the number of steps
-    optimizer = torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=50, tolerance_grad=0.0, tolerance_change=0.0)
+    The bounds are part of the method: clamping the pixels after unbounded L-BFGS steps (what most
+    reimplementations do) breaks the curvature pairs, and on textures the iterates then jump and leave
+    pixel-level colour noise that the Gram losses do not see to remove. Each evaluation is one forward and
+    one backward pass; the line search may spend more than one per iteration, so ``steps`` counts
+    evaluations and bounds the time. The loss is divided by its value at the start (the curve keeps the loss
+    itself), so the tolerances are scale-free; both are 0: the run spends its whole budget unless the line
+    search fails (then the curve is shorter)."""
+    shape, dtype, device = image.shape, image.dtype, image.device
     curve: list[float] = []
     scale: list[float] = []
 
-    def closure() -> Tensor:
-        optimizer.zero_grad()
+    def value_and_grad(flat: np.ndarray) -> tuple[float, np.ndarray]:
+        x = torch.from_numpy(flat).to(device=device, dtype=dtype).view(shape).requires_grad_(True)
         loss = loss_fn(x)
+        value = float(loss.detach())
         if not scale:
-            start = float(loss.detach())
-            scale.append(1.0 / start if math.isfinite(start) and start > 0 else 1.0)
-        scaled = loss * scale[0]
-        torch.autograd.backward(scaled)
-        if x.grad is not None:  # the VGG runs channels-last; L-BFGS views the gradient flat
-            x.grad = x.grad.contiguous()
-        return scaled
+            scale.append(1.0 / value if math.isfinite(value) and value > 0 else 1.0)
+        (grad,) = torch.autograd.grad(loss * scale[0], x)
+        if len(curve) < steps:  # the line search never goes past maxfun, but keep the contract exact
+            curve.append(value)
+            if progress is not None:
+                progress(len(curve), steps)
+        return value * scale[0], grad.detach().reshape(-1).double().cpu().numpy()
 
-    lbfgs_step: Callable[[Callable[[], Tensor]], Tensor] = optimizer.step  # torch leaves it untyped
-    for step in range(steps):
-        loss = lbfgs_step(closure)
-        curve.append(float(loss.detach()) / scale[0])
-        with torch.no_grad():
-            x.clamp_(0.0, 1.0)
-        if progress is not None:
-            progress(step + 1, steps)
-    return x.detach(), curve
+    start = image.detach().reshape(-1).double().cpu().numpy()
+    if steps == 0:
+        return image.detach().clone(), curve
+    result = minimize(value_and_grad, start, jac=True, method="L-BFGS-B", bounds=Bounds(0.0, 1.0),
+                      options={"maxfun": steps, "maxiter": steps, "ftol": 0.0, "gtol": 0.0})
+    return torch.from_numpy(result.x).to(device=device, dtype=dtype).view(shape), curve
 
 
 def balanced_style_weight(content: Tensor, style: Tensor, *, extractor: VGGFeatures, balance: float = 10.0,
@@ -147,7 +168,7 @@ def balanced_style_weight(content: Tensor, style: Tensor, *, extractor: VGGFeatu
 
 
 def stylize(content: Tensor, style: Tensor, *, extractor: VGGFeatures, steps: int, content_weight: float = 1.0,
-            style_weight: float = 1e3, tv_weight: float = 0.0, init: Init = "content",
+            style_weight: float = 1e3, tv_weight: float = 0.0, init: Init = "content", noise_std: float = 0.01,
             content_layers: str | Sequence[str] = GATYS_CONTENT_LAYERS,
             style_layers: str | Sequence[str] = GATYS_STYLE_LAYERS, generator: torch.Generator | None = None,
             progress: Progress | None = None) -> tuple[Tensor, list[float]]:
@@ -161,9 +182,10 @@ def stylize(content: Tensor, style: Tensor, *, extractor: VGGFeatures, steps: in
 
     with ``G^l = F^l F^lᵀ`` the Gram matrix of layer ``l`` (``N_l`` channels, ``M_l`` positions), ``w_l = 1/L``
     (:func:`~imagelosses.functional.content_style_loss`) and TV the squared total variation
-    (:func:`total_variation`), starting from the content image (``init="content"``) or from uniform noise in
-    [0, 1] drawn from ``generator`` (``"noise"``, the paper's white-noise start). The style image may have any
-    size. Each step is one forward and one backward pass of ``extractor`` on ``x``.
+    (:func:`total_variation`), starting from the content image (``init="content"``) or from noise (``"noise"``,
+    the paper's white-noise start, here around the content's mean colour with standard deviation
+    ``noise_std``, drawn from ``generator``: see :func:`noise_start`). The style image may have any size. Each
+    step is one forward and one backward pass of ``extractor`` on ``x`` (L-BFGS-B in the box [0, 1]).
 
     Args:
         content: ``(1, 3, H, W)`` in [0, 1], on the extractor's device.
@@ -174,13 +196,15 @@ def stylize(content: Tensor, style: Tensor, *, extractor: VGGFeatures, steps: in
         content_weight, style_weight, tv_weight: α, β and λ_tv, all >= 0. The paper's α/β = 1e-3 belongs to
             its VGG rescaled to unit mean activations; for another network pick β with
             :func:`balanced_style_weight` (the default 1e3 is only a starting point for the Oxford weights).
+        noise_std: the standard deviation of the noise start (``init="noise"``), >= 0.
         progress: called as ``progress(done, steps)`` after every step.
 
     Returns:
         ``(image, curve)``: the synthesis ``(1, 3, H, W)`` in [0, 1] (detached) and the total loss at each step.
 
     Raises:
-        ValueError: images that are not one RGB image, negative steps or weights, an unknown ``init``, an image
+        ValueError: images that are not one RGB image, negative steps, weights or noise_std, an unknown
+            ``init``, an image
             too small for the deepest layer (each pooling halves it: 16 px reach relu5_1).
         TypeError: non-floating images.
 
@@ -203,6 +227,7 @@ def stylize(content: Tensor, style: Tensor, *, extractor: VGGFeatures, steps: in
     steps = check_int(steps, "steps", low=0)
     tv_weight = check_number(tv_weight, "tv_weight", low=0.0)
     check_option(init, "init", INITS)
+    noise_std = check_number(noise_std, "noise_std", low=0.0)
     loss = ContentStyleLoss(content_layers=content_layers, style_layers=style_layers, content_weight=content_weight,
                             style_weight=style_weight, extractor=extractor)
     loss.set_style(style)
@@ -211,7 +236,7 @@ def stylize(content: Tensor, style: Tensor, *, extractor: VGGFeatures, steps: in
     if init == "content":
         start = content
     else:
-        start = torch.rand(content.shape, generator=generator, dtype=content.dtype).to(content.device)
+        start = noise_start(content, tuple(content.shape), noise_std, generator)
 
     def objective(x: Tensor) -> Tensor:
         total: Tensor = loss(x, content_feats)
@@ -222,13 +247,16 @@ def stylize(content: Tensor, style: Tensor, *, extractor: VGGFeatures, steps: in
 
 def synthesize_texture(source: Tensor, *, extractor: VGGFeatures, steps: int, size: int | tuple[int, int],
                        generator: torch.Generator | None = None, layers: str | Sequence[str] = GATYS_STYLE_LAYERS,
-                       progress: Progress | None = None) -> tuple[Tensor, list[float]]:
+                       noise_std: float = 0.01, tv_weight: float = 0.0, progress: Progress | None = None
+                       ) -> tuple[Tensor, list[float]]:
     """Gatys et al.'s texture synthesis by L-BFGS on the pixels.
 
-    From uniform noise in [0, 1] (drawn from ``generator``, on the CPU), minimises over the pixels ``x`` (kept
-    in [0, 1]) the texture loss (:func:`~imagelosses.functional.texture_loss`)::
+    From noise around the source's mean colour (standard deviation ``noise_std``, drawn from ``generator`` on
+    the CPU: :func:`noise_start`), minimises over the pixels ``x`` (bounded to [0, 1], L-BFGS-B) the texture
+    loss (:func:`~imagelosses.functional.texture_loss`), plus ``tv_weight`` times the squared total variation
+    (0 by default, as in the paper)::
 
-        L(x) = Σ_l w_l · E_l,   E_l = Σ_{i,j} (G^l_ij(x) − G^l_ij(source))² / (4 N_l² M_l²)
+        L(x) = Σ_l w_l · E_l + λ_tv TV(x),   E_l = Σ_{i,j} (G^l_ij(x) − G^l_ij(source))² / (4 N_l² M_l²)
 
     with ``G^l = F^l F^lᵀ`` the Gram matrix of layer ``l`` (``N_l`` channels, ``M_l`` positions of that image:
     the synthesis may have another size than the source) on ``layers`` (relu1_1 … relu5_1, ``w_l = 1/5`` by
@@ -239,13 +267,16 @@ def synthesize_texture(source: Tensor, *, extractor: VGGFeatures, steps: int, si
         extractor: the VGG; it must reach the deepest of ``layers``.
         steps: L-BFGS iterations (one loss evaluation each), >= 0.
         size: the synthesis side ``s`` (an ``s × s`` image) or ``(height, width)``.
+        noise_std: the standard deviation of the noise start, >= 0.
+        tv_weight: λ_tv, >= 0.
         progress: called as ``progress(done, steps)`` after every step.
 
     Returns:
         ``(image, curve)``: the texture ``(1, 3, height, width)`` in [0, 1] and the loss at each step.
 
     Raises:
-        ValueError: a source that is not one RGB image, negative steps, a size below 1, a source or size too
+        ValueError: a source that is not one RGB image, negative steps, noise_std or tv_weight, a size below 1,
+            a source or size too
             small for the deepest layer (each pooling halves it: 16 px reach relu5_1).
         TypeError: a non-floating source.
 
@@ -270,6 +301,13 @@ def synthesize_texture(source: Tensor, *, extractor: VGGFeatures, steps: int, si
         height, width = (check_int(s, "size", low=1) for s in size)
     else:
         height = width = check_int(size, "size", low=1)
+    noise_std = check_number(noise_std, "noise_std", low=0.0)
+    tv_weight = check_number(tv_weight, "tv_weight", low=0.0)
     loss = TextureLoss(layers=layers, extractor=extractor).set_target(source)
-    start = torch.rand((1, 3, height, width), generator=generator, dtype=source.dtype).to(source.device)
-    return _lbfgs(start, loss, steps, progress)
+    start = noise_start(source, (1, 3, height, width), noise_std, generator)
+
+    def objective(x: Tensor) -> Tensor:
+        texture: Tensor = loss(x)
+        return texture + tv_weight * total_variation(x) if tv_weight else texture
+
+    return _lbfgs(start, objective, steps, progress)

