@@ -69,8 +69,8 @@ FEATURE_OPTIONS = [
     BadOption("reduction", {"reduction": "avg"}, ValueError,
               "reduction: expected one of 'none', 'mean', 'sum', got 'avg'"),
     BadOption("unknown preset", {"extractor": "vgg11"}, ValueError,
-              "extractor: expected one of 'vgg16-oxford', 'vgg16-imagenet', 'vgg19-imagenet', 'vgg16-random', "
-              "'vgg19-random', got 'vgg11'"),
+              "extractor: expected one of 'vgg16-oxford', 'vgg16-oxford-normalized', 'vgg16-imagenet', "
+              "'vgg19-imagenet', 'vgg16-random', 'vgg19-random', got 'vgg11'"),
     BadOption("extractor type", {"extractor": torch.nn.Identity()}, TypeError,
               "extractor: expected a VGGFeatures, a preset name such as 'vgg16-oxford', or None, got Identity"),
 ]
