@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
+from collections.abc import Callable
 from typing import Any, ClassVar, Generic
 
 from torch import Tensor, nn
@@ -21,6 +23,12 @@ class OptionsLoss(nn.Module, Generic[OptionsT]):
     Assigning an option (``loss.reduction = "sum"``) builds a new, checked options object. Tensor options
     (class weights, per-class alpha) are non-persistent buffers, so ``.to(device)`` moves them;
     :meth:`current_options` hands ``forward`` the options with the moved tensors.
+
+    A module with a functional twin names it once, as a class keyword: ``class DiceLoss(OptionsLoss[DiceOptions],
+    function=dice_loss)`` (or a tuple of functions, e.g. a loss and the function that holds its math); the
+    function's docstring — the math, what each reduction divides by, Args, Shape, Raises, References, all but its
+    example — is appended to the class's (:func:`function_docs`), so ``help(DiceLoss)`` shows what
+    ``help(dice_loss)`` does, written once.
     """
 
     Options: ClassVar[type[Any]]
@@ -33,8 +41,11 @@ class OptionsLoss(nn.Module, Generic[OptionsT]):
             self.register_buffer(name, tensor.detach().clone(), persistent=False)
         object.__setattr__(self, "options", built)
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, *, function: Callable[..., Any] | tuple[Callable[..., Any], ...] | None = None,
+                          **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if function is not None:
+            cls.__doc__ = function_docs(cls.__doc__, function if isinstance(function, tuple) else (function,))
         opts = cls.__dict__.get("Options")
         if opts is not None:  # help(Loss) and inspect.signature(Loss) show the options with their defaults
             params = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
@@ -75,6 +86,27 @@ class OptionsLoss(nn.Module, Generic[OptionsT]):
 
     def extra_repr(self) -> str:
         return ", ".join(f"{name}={_short(getattr(self, name))}" for name in self._field_names())
+
+
+_SECTION = re.compile(r"[A-Z][A-Za-z ]*:")
+
+
+def function_docs(own: str | None, functions: tuple[Callable[..., Any], ...]) -> str:
+    """``own`` (a module's docstring, which keeps its example) followed, for each function, by a heading
+    ``The computation (from :func:`dice_loss`):`` and the function's docstring without its ``Example:`` section
+    (the module's own example shows the module). Both are dedented, so ``help()`` and ``inspect.getdoc`` show
+    them as one text."""
+    parts = [inspect.cleandoc(own or "")]
+    for function in functions:
+        kept, example = [], False
+        for line in inspect.cleandoc(function.__doc__ or "").splitlines():
+            if _SECTION.fullmatch(line):  # a Google-style section heading starts or ends the example
+                example = line in ("Example:", "Examples:")
+            if not example:
+                kept.append(line)
+        name = f"{function.__module__}.{function.__qualname__}"
+        parts.append(f"The computation (from :func:`~{name}`):\n\n" + "\n".join(kept).strip())
+    return "\n\n".join(parts) + "\n"
 
 
 def _short(value: Any) -> str:

@@ -146,7 +146,7 @@ def _batch(embeddings: Tensor, labels: Tensor, options: ContrastiveOptions) -> T
     return reduce(torch.where(upper, values, 0.0), options.reduction, denominator=b * (b - 1) // 2)
 
 
-class ContrastiveLoss(OptionsLoss[ContrastiveOptions]):
+class ContrastiveLoss(OptionsLoss[ContrastiveOptions], function=batch_contrastive_loss):
     """Contrastive loss (Hadsell 2006) as a module.
 
     ``ContrastiveLoss(margin=1.0, distance="euclidean", normalize=False, gather=False, reduction="mean")``.

@@ -274,7 +274,7 @@ def supcon_loss(embeddings: Tensor, labels: Tensor, *, temperature: float = 0.1,
 
 
 # ----------------------------------------------------------------------------------------------- modules
-class NTXentLoss(OptionsLoss[NTXentOptions]):
+class NTXentLoss(OptionsLoss[NTXentOptions], function=nt_xent_loss):
     """NT-Xent (SimCLR) over two views, as a module.
 
     ``NTXentLoss(temperature=0.5, gather=False, reduction="mean")``, called as ``loss(z1, z2)``; the math, the
@@ -292,7 +292,7 @@ class NTXentLoss(OptionsLoss[NTXentOptions]):
         return _nt_xent(z1, z2, self.current_options())
 
 
-class SupConLoss(OptionsLoss[SupConOptions]):
+class SupConLoss(OptionsLoss[SupConOptions], function=supcon_loss):
     """Supervised contrastive loss (L_out) over a labelled batch, as a module.
 
     ``SupConLoss(temperature=0.1, gather=False, reduction="mean")``, called as ``loss(embeddings, labels)``; see

@@ -327,7 +327,7 @@ def _stats(loss: Tensor, num_valid: Tensor | int, num_active: Tensor) -> Triplet
     return TripletStats(loss, num_valid, num_active, fraction)
 
 
-class TripletLoss(OptionsLoss[TripletOptions]):
+class TripletLoss(OptionsLoss[TripletOptions], function=triplet_loss):
     """Triplet loss with online mining inside a labelled batch, as a module.
 
     ``TripletLoss(mining="all"|"hard"|"semihard", margin=0.2, distance="squared_euclidean", soft_margin=False,
@@ -347,7 +347,7 @@ class TripletLoss(OptionsLoss[TripletOptions]):
         return _online(embeddings, labels, self.current_options())
 
 
-class OfflineTripletLoss(OptionsLoss[OfflineTripletOptions]):
+class OfflineTripletLoss(OptionsLoss[OfflineTripletOptions], function=triplet_margin_loss):
     """Triplet loss on pre-formed triplets, as a module.
 
     ``OfflineTripletLoss(margin=1.0, distance="euclidean", soft_margin=False, swap=False, eps=1e-6, normalize=False,

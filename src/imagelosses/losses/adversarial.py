@@ -280,7 +280,7 @@ def generator_loss(fake: Scores, *, kind: GANKind = "nonsaturating", real: Score
     return _over_scales(real, fake, "generator", GeneratorOptions.pick(locals()))
 
 
-class GANLoss(OptionsLoss[GANOptions]):
+class GANLoss(OptionsLoss[GANOptions], function=(discriminator_loss, generator_loss)):
     """A GAN objective: ``.discriminator(real, fake)`` and ``.generator(fake, real=None)``; calling the module
     is ``.discriminator``. ``GANLoss(kind="nonsaturating", *, fake_label=0.0, real_label=1.0,
     generator_target=1.0, reduction="mean", check_finite=False, label_smoothing=0.0)`` (:class:`GANOptions`;

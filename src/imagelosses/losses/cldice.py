@@ -239,7 +239,7 @@ def _ratio(numerator: Tensor, denominator: Tensor) -> Tensor:
     return torch.where(empty, torch.ones_like(numerator), numerator / torch.where(empty, 1.0, denominator))
 
 
-class SoftClDiceLoss(OptionsLoss[ClDiceOptions]):
+class SoftClDiceLoss(OptionsLoss[ClDiceOptions], function=soft_cldice_loss):
     """``(1 − α)·soft Dice + α·soft clDice`` as a module.
 
     ``SoftClDiceLoss(iterations=3, alpha=0.5, smooth=1.0, eps=0.0, from_logits=True, check_range=False,

@@ -90,8 +90,17 @@ def identity_loss(input: Tensor, target: Tensor, *, lambda_: float = 5.0, reduct
                   check_finite: bool = False) -> Tensor:
     """CycleGAN's identity term: ``l = λ_idt·|G(b) − b|`` per element with ``λ_idt = 0.5·λ = 5``.
 
-    ``input`` is ``G(b)`` (the A → B generator applied to a B image), ``target`` is ``b``. Arguments,
-    reductions, shapes and errors as :func:`cycle_consistency_loss` (``lambda_`` defaults to 5).
+    ``input`` is ``G(b)`` (the A → B generator applied to a B image), ``target`` is ``b``. Reductions and
+    shapes as :func:`cycle_consistency_loss`.
+
+    Args:
+        input, target: ``G(b)`` and ``b``, (N, C, *) floating, one shape.
+        lambda_: λ_idt ≥ 0, the term's weight (5: half the cycle term's λ = 10).
+        reduction, check_finite: as :func:`cycle_consistency_loss`.
+
+    Raises:
+        TypeError: non-floating images, an option of the wrong type. ValueError: images of different shapes,
+        an empty batch, a negative or non-finite ``lambda_``, NaN when ``check_finite``.
 
     References:
         Zhu et al. 2017, arXiv 1703.10593 (Section 5.2; Taigman et al. 2017, arXiv 1611.02200).
@@ -103,7 +112,7 @@ def identity_loss(input: Tensor, target: Tensor, *, lambda_: float = 5.0, reduct
     return _weighted_l1(input, target, IdentityOptions.pick(locals()))
 
 
-class CycleConsistencyLoss(OptionsLoss[CycleOptions]):
+class CycleConsistencyLoss(OptionsLoss[CycleOptions], function=cycle_consistency_loss):
     """Cycle-consistency L1 of one direction, ``λ·|F(G(a)) − a|``, as a module.
 
     ``CycleConsistencyLoss(lambda_=10.0, reduction="mean", check_finite=False)``, called as
@@ -120,7 +129,7 @@ class CycleConsistencyLoss(OptionsLoss[CycleOptions]):
         return _weighted_l1(input, target, self.current_options())
 
 
-class IdentityLoss(OptionsLoss[IdentityOptions]):
+class IdentityLoss(OptionsLoss[IdentityOptions], function=identity_loss):
     """CycleGAN's identity L1, ``λ_idt·|G(b) − b|`` (λ_idt = 5), as a module.
 
     ``IdentityLoss(lambda_=5.0, reduction="mean", check_finite=False)``, called as ``loss(G(b), b)``; see
@@ -149,6 +158,10 @@ class ImagePool:
     Random draws (reproducible with a seeded ``generator``): for each image once the pool is full,
     ``u = torch.rand(1, generator=generator)``; if ``u > 0.5``, ``i = torch.randint(size, (1,),
     generator=generator)``.
+
+    Args:
+        size: how many images the pool holds (50 in CycleGAN); 0 returns every batch unchanged.
+        generator: an optional CPU ``torch.Generator``, for reproducible draws.
 
     Raises:
         TypeError: ``size`` not an integer, non-floating images. ValueError: negative ``size``; an image whose

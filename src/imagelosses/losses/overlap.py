@@ -149,7 +149,7 @@ def tversky_core(input: Tensor, target: Tensor, options: TverskyOptions) -> Tens
     return nan_if_nonfinite(reduce(values, options.reduction), input, target).to(input.dtype)
 
 
-class TverskyLoss(OptionsLoss[TverskyOptions]):
+class TverskyLoss(OptionsLoss[TverskyOptions], function=tversky_loss):
     """Tversky (and focal Tversky) loss from logits, as a module.
 
     ``TverskyLoss(alpha=0.5, beta=0.5, gamma=1.0, ignore_index=-100, smooth=1e-5, include_background=True,
@@ -240,7 +240,7 @@ def generalized_dice_core(input: Tensor, target: Tensor, options: GeneralizedDic
     return nan_if_nonfinite(reduce(values, options.reduction), input, target).to(input.dtype)
 
 
-class GeneralizedDiceLoss(OptionsLoss[GeneralizedDiceOptions]):
+class GeneralizedDiceLoss(OptionsLoss[GeneralizedDiceOptions], function=generalized_dice_loss):
     """Generalized Dice loss from logits, as a module.
 
     ``GeneralizedDiceLoss(ignore_index=-100, smooth=1e-5, include_background=True, batch_dice=False,
@@ -324,7 +324,7 @@ def dice_ce_core(input: Tensor, target: Tensor, weight: Tensor | None, options: 
     return out.to(input.dtype)
 
 
-class DiceCELoss(OptionsLoss[DiceCEOptions]):
+class DiceCELoss(OptionsLoss[DiceCEOptions], function=dice_ce_loss):
     """Dice + cross-entropy (nnU-Net's default loss), as a module.
 
     ``DiceCELoss(class_weight=None, ignore_index=-100, label_smoothing=0.0, reduction="mean",
@@ -467,7 +467,7 @@ def _lovasz_gradient(hits: Tensor) -> tuple[Tensor, Tensor]:
     return weights.to(dtype), total.squeeze(2) > 0
 
 
-class LovaszSoftmaxLoss(OptionsLoss[LovaszOptions]):
+class LovaszSoftmaxLoss(OptionsLoss[LovaszOptions], function=lovasz_softmax_loss):
     """Lovász-softmax loss from logits, as a module.
 
     ``LovaszSoftmaxLoss(per_image=False, classes="present", ignore_index=-100, reduction="mean",

@@ -179,7 +179,7 @@ def _penalty(critic: Critic, real: Tensor | None, fake: Tensor | None, critic_ar
     return nan_if_nonfinite(reduce(values, options.reduction), *(given[n] for n in SAMPLES_USED[kind])).to(x.dtype)
 
 
-class GradientPenalty(OptionsLoss[PenaltyOptions]):
+class GradientPenalty(OptionsLoss[PenaltyOptions], function=gradient_penalty):
     """A gradient penalty with its kind, ``lambda_`` and reduction fixed; see :func:`gradient_penalty`.
 
     ``GradientPenalty(kind="wgan-gp", *, lambda_=10.0, one_sided=False, reduction="mean")`` (``kind`` may be

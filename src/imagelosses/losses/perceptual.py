@@ -121,7 +121,7 @@ def _perceptual(input: Tensor | Features, target: Tensor | Features, extractor: 
                            criterion=options.criterion, reduction=options.reduction, check_range=options.check_range)
 
 
-class PerceptualLoss(FeatureLoss[PerceptualOptions]):
+class PerceptualLoss(FeatureLoss[PerceptualOptions], function=perceptual_loss):
     """Johnson et al.'s feature reconstruction loss; see :func:`perceptual_loss`.
 
     ``PerceptualLoss(*, extractor=None, layers=("relu2_2",), layer_weights=None, criterion="mse",

@@ -111,7 +111,15 @@ def mse_loss(input: Tensor, target: Tensor, *, weight: Tensor | None = None, red
 
 def l1_loss(input: Tensor, target: Tensor, *, weight: Tensor | None = None, reduction: Reduction = "mean",
             weighted_mean: WeightedMean = "weight_sum", check_finite: bool = False) -> Tensor:
-    """Absolute error ``l = w·|x − y|`` per element; arguments and reductions as :func:`mse_loss`.
+    """Absolute error ``l = w·|x − y|`` per element; reductions as :func:`mse_loss`.
+
+    Args:
+        input, target: (N, C, *) floating tensors of one shape.
+        weight, reduction, weighted_mean, check_finite: as :func:`mse_loss`.
+
+    Raises:
+        TypeError: non-floating input/target/weight, an option of the wrong type. ValueError: shapes that do
+        not match, empty batch, an unknown option value, NaN when ``check_finite``.
 
     Example:
         >>> float(l1_loss(torch.zeros(1, 1, 2, 2), torch.full((1, 1, 2, 2), -2.0)))
@@ -130,6 +138,10 @@ def charbonnier_loss(input: Tensor, target: Tensor, *, eps: float = 1e-3, weight
 
     Args:
         eps: ε > 0; the other arguments as :func:`mse_loss`.
+
+    Raises:
+        TypeError: non-floating input/target/weight, an option of the wrong type. ValueError: shapes that do
+        not match, empty batch, ``eps`` ≤ 0, an unknown option value, NaN when ``check_finite``.
 
     References:
         Lai et al., "Deep Laplacian Pyramid Networks for Fast and Accurate Super-Resolution", CVPR 2017,
@@ -152,7 +164,7 @@ class _PointwiseLoss(OptionsLoss[RegressionOptions]):
         return regression_loss(self.penalty, input, target, weight, self.current_options())
 
 
-class MSELoss(_PointwiseLoss):
+class MSELoss(_PointwiseLoss, function=mse_loss):
     """Squared error ``w·(x − y)²`` with an optional per-pixel weight map, as a module.
 
     ``MSELoss(reduction="mean", weighted_mean="weight_sum", check_finite=False)``, called as
@@ -168,7 +180,7 @@ class MSELoss(_PointwiseLoss):
     Options = RegressionOptions
 
 
-class L1Loss(_PointwiseLoss):
+class L1Loss(_PointwiseLoss, function=l1_loss):
     """Absolute error ``w·|x − y|`` with an optional per-pixel weight map, as a module.
 
     ``L1Loss(reduction="mean", weighted_mean="weight_sum", check_finite=False)``, called as
@@ -183,7 +195,7 @@ class L1Loss(_PointwiseLoss):
     Options = RegressionOptions
 
 
-class CharbonnierLoss(OptionsLoss[CharbonnierOptions]):
+class CharbonnierLoss(OptionsLoss[CharbonnierOptions], function=charbonnier_loss):
     """``w·sqrt((x − y)² + ε²)`` with an optional per-pixel weight map, as a module.
 
     ``CharbonnierLoss(eps=1e-3, reduction="mean", weighted_mean="weight_sum", check_finite=False)``, called as

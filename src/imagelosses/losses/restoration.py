@@ -285,7 +285,7 @@ def ssim_loss(input: Tensor, target: Tensor, *, data_range: float = 1.0, kernel_
     return _reduced(1.0 - ssim_values(input, target, options), options, input, target)
 
 
-class SSIMLoss(OptionsLoss[SSIMOptions]):
+class SSIMLoss(OptionsLoss[SSIMOptions], function=(ssim_loss, ssim)):
     """``1 − SSIM`` per image as a module (Wang et al. 2004; :func:`ssim`: a valid-region Gaussian window, per
     channel, averaged).
 
@@ -355,7 +355,7 @@ def ms_ssim_loss(input: Tensor, target: Tensor, *, data_range: float = 1.0, kern
     return _reduced(1.0 - ms_ssim_values(input, target, options), options, input, target)
 
 
-class MSSSIMLoss(OptionsLoss[SSIMOptions]):
+class MSSSIMLoss(OptionsLoss[SSIMOptions], function=(ms_ssim_loss, ms_ssim)):
     """``1 − MS-SSIM`` per image as a module (:func:`ms_ssim`: 5 scales, cs clamped at 0 with relu).
 
     ``MSSSIMLoss(data_range=1.0, kernel_size=11, sigma=1.5, k1=0.01, k2=0.03, reduction="mean",
@@ -419,7 +419,7 @@ def ms_ssim_l1_loss(input: Tensor, target: Tensor, *, alpha: float = 0.84, data_
     return _reduced(mix_values(input, target, options), options, input, target)
 
 
-class MSSSIML1Loss(OptionsLoss[MSSSIMMixOptions]):
+class MSSSIML1Loss(OptionsLoss[MSSSIMMixOptions], function=(ms_ssim_l1_loss, ms_ssim)):
     """Zhao et al.'s Mix ``α·(1 − MS-SSIM) + (1 − α)·G_σM ⊛ |x − y| / L`` as a module (:func:`ms_ssim_l1_loss`).
 
     ``MSSSIML1Loss(alpha=0.84, data_range=1.0, kernel_size=11, sigma=1.5, k1=0.01, k2=0.03, reduction="mean",
@@ -505,7 +505,7 @@ def _tv_reduced(input: Tensor, options: TotalVariationOptions) -> Tensor:
     return nan_if_nonfinite(out, input).to(input.dtype)
 
 
-class TotalVariationLoss(OptionsLoss[TotalVariationOptions]):
+class TotalVariationLoss(OptionsLoss[TotalVariationOptions], function=total_variation_loss):
     """Total variation as a module (:func:`total_variation_loss`).
 
     ``TotalVariationLoss(norm="anisotropic", eps=1e-8, reduction="mean", check_finite=False)``, called as

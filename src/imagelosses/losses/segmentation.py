@@ -250,6 +250,19 @@ def pixel_cross_entropy(input: Tensor, target: Tensor, *, class_weight: ClassWei
     counted pixels) or by the number of counted pixels (``weighted_mean="count"``). All pixels ignored:
     0 with a zero gradient. Computed in float32 for half-precision logits; the result keeps their dtype.
 
+    Args:
+        input: (N, C, *) logits.
+        target: (N, *) class indices or (N, C, *) class probabilities for C ≥ 2; (N, 1, *) or (N, *) in [0, 1]
+            for C = 1.
+        class_weight: None, a (C,) tensor (length 2 for binary logits: background, foreground), ``"balanced"``
+            or ``"median_frequency"``.
+        weight: an optional per-pixel map (N, *) or (N, 1, *), non-negative (a U-Net border map).
+        ignore_index: the target value of pixels to leave out (no pixel of a probability target is left out).
+        label_smoothing: ε in [0, 1).
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+        weighted_mean: what ``"mean"`` divides by: ``"weight_sum"`` or ``"count"``.
+        check_finite: raise on NaN/inf logits instead of returning NaN.
+
     Shape:
         input (N, C, *); target (N, *) integer or (N, C, *) probabilities for C ≥ 2, (N, 1, *) or (N, *)
         floating for C = 1; output (N, *) for "none" ((N, 1, *) for binary).
@@ -334,7 +347,7 @@ def _binary_cross_entropy(x: Tensor, t: Tensor, valid: Tensor, weight: Tensor | 
     return weighted_reduce(values, options.reduction, options.weighted_mean, effective, valid.sum())
 
 
-class PixelCrossEntropyLoss(OptionsLoss[CrossEntropyOptions]):
+class PixelCrossEntropyLoss(OptionsLoss[CrossEntropyOptions], function=pixel_cross_entropy):
     """Per-pixel cross-entropy, multi-class, soft-target or binary, with class weights, a per-pixel weight
     map, ``ignore_index`` and label smoothing, as a module.
 
@@ -480,7 +493,7 @@ def overlap_ratio_loss(numerator: Tensor, denominator: Tensor, smooth: float) ->
     return torch.where(empty & ~denominator.isnan(), torch.zeros_like(score), 1.0 - score)
 
 
-class DiceLoss(OptionsLoss[DiceOptions]):
+class DiceLoss(OptionsLoss[DiceOptions], function=dice_loss):
     """Soft Dice loss from logits, as a module.
 
     ``DiceLoss(ignore_index=-100, smooth=1e-5, squared=False, include_background=True, batch_dice=False,
@@ -619,7 +632,7 @@ def _class_alpha(alpha: float | Tensor, num_classes: int, like: Tensor) -> Tenso
     return check_same_device(alpha, "alpha", like, "input").to(like.dtype)
 
 
-class FocalLoss(OptionsLoss[FocalOptions]):
+class FocalLoss(OptionsLoss[FocalOptions], function=focal_loss):
     """Focal loss from logits, multi-class or binary, as a module.
 
     ``FocalLoss(gamma=2.0, alpha=None, ignore_index=-100, reduction="mean", check_finite=False)``, called as

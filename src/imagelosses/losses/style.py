@@ -442,7 +442,7 @@ class _CachedGramLoss(FeatureLoss[GramOptionsT], Generic[GramOptionsT]):
         return gram_loss(input, target, grams, self.extractor, self.current_options())
 
 
-class StyleLoss(_CachedGramLoss[StyleOptions]):
+class StyleLoss(_CachedGramLoss[StyleOptions], function=style_loss):
     """Johnson et al.'s style loss ``Σ_j ‖G_j(ŷ) − G_j(y)‖²_F``; see :func:`style_loss`.
 
     ``StyleLoss(*, extractor=None, layers=JOHNSON_STYLE_LAYERS, layer_weights=None, reduction="mean")``, called
@@ -462,7 +462,7 @@ class StyleLoss(_CachedGramLoss[StyleOptions]):
     default_extractor = "vgg16-imagenet"
 
 
-class TextureLoss(_CachedGramLoss[TextureOptions]):
+class TextureLoss(_CachedGramLoss[TextureOptions], function=texture_loss):
     """Gatys et al.'s texture/style loss ``Σ_l w_l E_l``; see :func:`texture_loss`.
 
     Like :class:`StyleLoss` (``set_target`` caches the texture's Grams), with ``E_l = 1/(4N²M²)Σ(G − A)²``
@@ -476,13 +476,18 @@ class TextureLoss(_CachedGramLoss[TextureOptions]):
     References:
         Gatys, Ecker, Bethge, "Image Style Transfer Using Convolutional Neural Networks", CVPR 2016
         (precursor: arXiv 1508.06576); "Texture Synthesis Using Convolutional Neural Networks", arXiv 1505.07376.
+
+    Example:
+        >>> loss = TextureLoss(extractor="vgg16-random", layers=("relu1_1", "relu2_1"), reduction="none")
+        >>> loss.set_target(torch.rand(1, 3, 16, 16))(torch.rand(2, 3, 16, 16)).shape
+        torch.Size([2])
     """
 
     Options = TextureOptions
     default_extractor = "vgg19-imagenet"
 
 
-class ContentStyleLoss(FeatureLoss[ContentStyleOptions]):
+class ContentStyleLoss(FeatureLoss[ContentStyleOptions], function=content_style_loss):
     """Gatys et al.'s ``α L_content + β L_style``; see :func:`content_style_loss`.
 
     ``ContentStyleLoss(*, extractor=None, content_layers=("relu4_2",), style_layers=GATYS_STYLE_LAYERS,
@@ -491,6 +496,14 @@ class ContentStyleLoss(FeatureLoss[ContentStyleOptions]):
     a fixed style image. Defaults: content relu4_2, style relu1_1 … relu5_1 (w_l = 1/5), α = 1, β = 1e3;
     ``extractor=None`` builds ``"vgg19-imagenet"``. ``return_parts=True`` returns
     :class:`~imagelosses.losses.style.ContentStyleParts`.
+
+    Example:
+        >>> loss = ContentStyleLoss(extractor="vgg16-random", content_layers="relu2_1",
+        ...                         style_layers=("relu1_1", "relu2_1"))
+        >>> loss.set_style(torch.rand(1, 3, 16, 16)).has_style
+        True
+        >>> loss(torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8), return_parts=True).content.shape
+        torch.Size([])
     """
 
     Options = ContentStyleOptions

@@ -230,7 +230,7 @@ def _topology(input: Tensor | Features, target: Tensor | Features, extractor: nn
                          reduction=options.reduction, check_range=options.check_range)
 
 
-class TopologyLoss(FeatureLoss[TopologyOptions]):
+class TopologyLoss(FeatureLoss[TopologyOptions], function=topology_loss):
     """Mosinska et al.'s topology loss on a probability map; see :func:`topology_loss`.
 
     ``TopologyLoss(*, extractor=None, layers=None, layer_weights=None, reduction="mean", check_range=False)``,
@@ -377,7 +377,7 @@ def topology_aware_core(input: Tensor, target: Tensor, extractor: nn.Module | No
     return total
 
 
-class TopologyAwareLoss(OptionsLoss[TopologyAwareOptions]):
+class TopologyAwareLoss(OptionsLoss[TopologyAwareOptions], function=topology_aware_loss):
     """``pixel(logits, y) + μ · topology(σ(logits), y)``; see :func:`topology_aware_loss`.
 
     ``TopologyAwareLoss(*, extractor=None, mu=0.1, pixel_loss=None, layers=None, layer_weights=None,
