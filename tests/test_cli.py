@@ -378,14 +378,21 @@ def test_style_transfer_and_texture_write_images(files: dict[str, Path], tmp_pat
     assert main(argv) == 0
     assert Image.open(out).size == (24, 24) and Image.open(out).mode == "RGB"
     default = capsys.readouterr().out
-    assert "loss" in default
-    # β from --balance scales with it (the default is 10); --style-weight sets it directly
-    assert main([*argv, "--balance", "1"]) == 0
-    beta_10 = float(default.split("style weight ")[1].split(";")[0])
-    beta_1 = float(capsys.readouterr().out.split("style weight ")[1].split(";")[0])
-    assert beta_10 == pytest.approx(10 * beta_1, rel=1e-3)
-    assert main([*argv, "--style-weight", "5"]) == 0
-    assert "style weight 5;" in capsys.readouterr().out
+    assert "loss" in default and "mean chroma" in default and "fine detail" in default
+
+    def weight(text: str, which: str) -> float:
+        return float(text.split(f"{which} weight ")[1].split(";")[0].split(",")[0])
+
+    # β from --balance scales with it (the default is 10); --style-weight sets it directly; the TV weight
+    # from --tv-balance likewise (default 0.1), --tv-weight sets it, --tv-balance 0 turns it off
+    assert main([*argv, "--balance", "1", "--tv-balance", "1"]) == 0
+    balanced = capsys.readouterr().out
+    assert weight(default, "style") == pytest.approx(10 * weight(balanced, "style"), rel=1e-3)
+    assert weight(balanced, "TV") == pytest.approx(10 * weight(default, "TV"), rel=1e-3) and weight(default, "TV") > 0
+    assert main([*argv, "--style-weight", "5", "--tv-weight", "2"]) == 0
+    assert "style weight 5, TV weight 2;" in capsys.readouterr().out
+    assert main([*argv, "--tv-balance", "0"]) == 0
+    assert "TV weight 0;" in capsys.readouterr().out
     out = tmp_path / "texture.jpg"
     assert main(["texture", str(files["big"]), "-o", str(out), "--size", "20", "--steps", "2", "--seed", "3"]) == 0
     assert Image.open(out).size == (20, 20)
@@ -415,7 +422,7 @@ def test_help_explains_every_subcommand_and_option(capsys: pytest.CaptureFixture
     top = capsys.readouterr().out
     for sub, options in {"experiments": ["--only", "--list", "--quick", "--out", "--device", "--seeds"],
                          "style-transfer": ["--size", "--steps", "--content-weight", "--balance", "--style-weight",
-                                            "--tv-weight", "--init"],
+                                            "--tv-balance", "--tv-weight", "--init"],
                          "texture": ["--size", "--steps"], "compare": ["--json", "--resize"],
                          "weight-map": ["--w0", "--sigma"]}.items():
         assert sub in top

@@ -53,8 +53,8 @@ from .losses.style import (
     content_style_loss,
 )
 
-__all__ = ["INITS", "Init", "Progress", "balanced_style_weight", "noise_start", "stylize", "synthesize_texture",
-           "total_variation"]
+__all__ = ["INITS", "Init", "Progress", "balanced_style_weight", "balanced_tv_weight", "noise_start", "stylize",
+           "synthesize_texture", "total_variation"]
 
 Init = Literal["content", "noise"]
 INITS: tuple[str, ...] = ("content", "noise")
@@ -150,11 +150,20 @@ def balanced_style_weight(content: Tensor, style: Tensor, *, extractor: VGGFeatu
             are the same texture).
         TypeError: non-floating images or non-number weights.
     """
-    require_finite(_check_image(content, "content"), "content")
-    require_finite(_check_image(style, "style"), "style")
     balance = check_number(balance, "balance", low=0.0)
     content_weight = check_number(content_weight, "content_weight", low=0.0, low_inclusive=False)
-    # the style image, resized to the content's shape when they differ, as the "full content mismatch"
+    far, near = _mismatches(content, style, extractor, content_layers, style_layers)
+    if float(near.style) <= 0.0:
+        fail("content", "an image whose Gram matrices differ from the style image's", "a Gram distance of 0")
+    return balance * content_weight * float(far.content) / float(near.style)
+
+
+def _mismatches(content: Tensor, style: Tensor, extractor: VGGFeatures, content_layers: str | Sequence[str],
+                style_layers: str | Sequence[str]) -> tuple[ContentStyleParts, ContentStyleParts]:
+    """The content/style parts of the style image (resized to the content's shape when they differ: the "full
+    content mismatch") and of the content image (the "full style mismatch"), both against (content, style)."""
+    require_finite(_check_image(content, "content"), "content")
+    require_finite(_check_image(style, "style"), "style")
     away = style if style.shape == content.shape else F.interpolate(style, size=content.shape[-2:], mode="bilinear",
                                                                     antialias=True, align_corners=False)
     with torch.no_grad():
@@ -162,9 +171,31 @@ def balanced_style_weight(content: Tensor, style: Tensor, *, extractor: VGGFeatu
                                         style_layers=style_layers, return_parts=True) for image in (away, content))
     if not isinstance(far, ContentStyleParts) or not isinstance(near, ContentStyleParts):  # return_parts=True
         fail("content_style_loss", "its parts with return_parts=True", type(far).__name__, exc=TypeError)
-    if float(near.style) <= 0.0:
-        fail("content", "an image whose Gram matrices differ from the style image's", "a Gram distance of 0")
-    return balance * content_weight * float(far.content) / float(near.style)
+    return far, near
+
+
+def balanced_tv_weight(content: Tensor, style: Tensor, *, extractor: VGGFeatures, balance: float = 0.1,
+                       content_weight: float = 1.0, content_layers: str | Sequence[str] = GATYS_CONTENT_LAYERS
+                       ) -> float:
+    """The TV weight λ_tv at which the photograph's own total variation costs ``balance`` times a full content
+    mismatch: ``λ_tv = balance · α · L_content(style image, content) / TV(content)``.
+
+    Johnson et al. add the squared total variation to style transfer to suppress the pixel-level artefacts the
+    VGG features do not see; their absolute weights belong to their network and pixel scale, this ratio does
+    not (0.1 smooths the speckle of a stylised photograph; 1 blurs it).
+
+    Raises:
+        ValueError: as :func:`balanced_style_weight`, and a content image of zero total variation (a constant
+            image).
+        TypeError: non-floating images or non-number weights.
+    """
+    balance = check_number(balance, "balance", low=0.0)
+    content_weight = check_number(content_weight, "content_weight", low=0.0, low_inclusive=False)
+    far, _ = _mismatches(content, style, extractor, content_layers, GATYS_STYLE_LAYERS)
+    tv = float(total_variation(content))
+    if tv <= 0.0:
+        fail("content", "an image with some variation (for the TV scale)", "a constant image")
+    return balance * content_weight * float(far.content) / tv
 
 
 def stylize(content: Tensor, style: Tensor, *, extractor: VGGFeatures, steps: int, content_weight: float = 1.0,

@@ -28,9 +28,9 @@ weights the extractor holds), so later extractors read them instead of running t
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -41,12 +41,25 @@ from .._core.checks import check_int, check_option
 from .._core.io import atomic_output
 from .weights import CACHE_ENV, WeightsUnavailableError, cache_directory, state_digest
 
-if TYPE_CHECKING:
-    from .vgg import VGGFeatures
+
+class Network(Protocol):
+    """What the measurement needs of a :class:`~imagelosses.backbones.VGGFeatures` (named here, not
+    imported: the extractor imports this module)."""
+
+    arch: str
+    pooling: str
+    mean: Tensor
+
+    @property
+    def available_layers(self) -> tuple[str, ...]: ...
+
+    def __call__(self, input: Tensor, layers: Sequence[str] | None = ..., *, name: str = ...
+                 ) -> dict[str, Tensor]: ...
 
 __all__ = [
     "PHOTOGRAPHS",
     "SCALE_IMAGE_SIZE",
+    "Network",
     "activation_scales",
     "bundled_image",
     "cached_activation_scales",
@@ -105,7 +118,7 @@ def _relu_names(names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(n for n in names if n.startswith("relu"))
 
 
-def activation_scales(extractor: VGGFeatures, images: list[Tensor]) -> dict[str, Tensor]:
+def activation_scales(extractor: Network, images: list[Tensor]) -> dict[str, Tensor]:
     """``m_k`` for every ReLU of ``extractor`` (a :class:`~imagelosses.backbones.VGGFeatures`): the mean of
     each channel over ``images`` and all positions (each image weighs the same), as float32 on the CPU."""
     relus = _relu_names(extractor.available_layers)
@@ -139,7 +152,7 @@ def fold_scales(features: nn.Sequential, names: tuple[str, ...], scales: dict[st
         previous = m
 
 
-def cached_activation_scales(extractor: VGGFeatures, state: dict[str, Tensor] | None) -> dict[str, Tensor]:
+def cached_activation_scales(extractor: Network, state: dict[str, Tensor] | None) -> dict[str, Tensor]:
     """The scales of ``extractor`` (weights as loaded, before folding), read from the cache when there,
     else measured on the photographs and cached. ``state`` is the state dict the extractor holds (None for
     random weights: measured every time, never cached)."""

@@ -26,10 +26,20 @@ __all__ = ["COMPARE_LAYERS", "COMPARE_REFERENCES", "COMPARE_REFERENCES_NOTE", "c
 COMPARE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 
 
-def _vgg(layer: str, where: torch.device) -> Any:
+def _vgg(layer: str, where: torch.device, *, normalized: bool = False) -> Any:
+    """The Oxford VGG16 up to ``layer``; ``normalized``: Gatys et al.'s normalised copy (the syntheses')."""
     from ..backbones.vgg import VGGFeatures
 
-    return VGGFeatures("vgg16", (layer,), weights="oxford").to(where)
+    return VGGFeatures("vgg16", (layer,), weights="oxford", normalize_activations=normalized).to(where)
+
+
+def _colour_and_detail(image: torch.Tensor, source: torch.Tensor, name: str) -> str:
+    """One line: the result's mean chroma and fine detail next to ``source``'s (the speckle check)."""
+    from ..metrics import high_frequency_energy, mean_chroma
+
+    detail = float(high_frequency_energy(image) / high_frequency_energy(source).clamp_min(1e-12))
+    return (f"mean chroma {255 * float(mean_chroma(image)):.1f}/255 ({name} {255 * float(mean_chroma(source)):.1f}); "
+            f"fine detail {detail:.2f}x the {name}'s (neighbour-pixel differences)")
 
 
 def experiments(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -59,25 +69,30 @@ def style_transfer(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """``imagelosses style-transfer``: Gatys et al.'s style transfer of CONTENT to the style of STYLE."""
     import torch
 
-    from ..synthesis import balanced_style_weight, stylize
+    from ..synthesis import balanced_style_weight, balanced_tv_weight, stylize
 
     output = check_output(args.output)
     where = device(args.device)
     check_size(args.size, where)
     content = load_image(args.content, "CONTENT", size=args.size).to(where)
     style = load_image(args.style, "STYLE", size=args.size).to(where)
-    vgg = _vgg("relu5_1", where)
+    vgg = _vgg("relu5_1", where, normalized=True)
     beta = args.style_weight
     if beta is None:
         beta = balanced_style_weight(content, style, extractor=vgg, balance=args.balance,
                                      content_weight=args.content_weight)
+    tv = args.tv_weight
+    if tv is None:
+        tv = balanced_tv_weight(content, style, extractor=vgg, balance=args.tv_balance,
+                                content_weight=args.content_weight) if args.tv_balance else 0.0
     with StepProgress(args.steps, "style transfer") as progress:
         image, curve = stylize(content, style, extractor=vgg, steps=args.steps, content_weight=args.content_weight,
-                               style_weight=beta, tv_weight=args.tv_weight, init=args.init,
+                               style_weight=beta, tv_weight=tv, init=args.init,
                                generator=torch.Generator().manual_seed(args.seed), progress=progress)
     save_image(image, output)
-    print(f"wrote {output} ({image.shape[-1]}x{image.shape[-2]}); style weight {beta:.4g}; "
+    print(f"wrote {output} ({image.shape[-1]}x{image.shape[-2]}); style weight {beta:.4g}, TV weight {tv:.4g}; "
           f"loss {curve[0]:.4g} -> {curve[-1]:.4g}")
+    print(_colour_and_detail(image, content, "content"))
     return 0
 
 
@@ -91,12 +106,13 @@ def texture(args: argparse.Namespace, argv: Sequence[str]) -> int:
     where = device(args.device)
     check_size(args.size, where)
     source = load_image(args.source, "SOURCE", size=args.size).to(where)
-    vgg = _vgg("relu5_1", where)
+    vgg = _vgg("relu5_1", where, normalized=True)
     with StepProgress(args.steps, "texture") as progress:
         image, curve = synthesize_texture(source, extractor=vgg, steps=args.steps, size=args.size,
                                           generator=torch.Generator().manual_seed(args.seed), progress=progress)
     save_image(image, output)
     print(f"wrote {output} ({args.size}x{args.size}); loss {curve[0]:.4g} -> {curve[-1]:.4g}")
+    print(_colour_and_detail(image, source, "source"))
     return 0
 
 

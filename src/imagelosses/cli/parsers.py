@@ -78,10 +78,13 @@ def add_experiments(sub: Subparsers) -> None:
 
 def add_style_transfer(sub: Subparsers) -> None:
     p = _image_command(sub, "style-transfer", "Gatys et al.'s style transfer on your images",
-                       "Gatys et al. (CVPR 2016): L-BFGS on the pixels minimises content_weight * L_content "
-                       "(relu4_2) + style_weight * L_style (relu1_1 ... relu5_1) + tv_weight * TV, with the Oxford "
-                       "VGG16 (real ImageNet weights, offline). Both images are resized so that their longer side "
-                       "is --size.\n\n" + SYNTHESIS_TIME.format(measured=MEASURED["style-transfer"]),
+                       "Gatys et al. (CVPR 2016): L-BFGS-B on the pixels (bounded to [0, 1]) minimises "
+                       "content_weight * L_content (relu4_2) + style_weight * L_style (relu1_1 ... relu5_1) + "
+                       "tv_weight * TV (Johnson et al.'s smoothness term), with the Oxford VGG16 (real ImageNet "
+                       "weights, offline) normalised as Gatys et al.'s (each filter's mean activation 1). Both "
+                       "images are resized so that their longer side is --size. It prints the result's mean chroma "
+                       "and fine detail next to the content's.\n\n"
+                       + SYNTHESIS_TIME.format(measured=MEASURED["style-transfer"]),
                        {"CONTENT": "the content image", "STYLE": "the style image"})
     _synthesis_options(p, steps=200, size=256)
     p.add_argument("--content-weight", type=nonneg_float, default=1.0, help="alpha (default: %(default)s)")
@@ -92,18 +95,25 @@ def add_style_transfer(sub: Subparsers) -> None:
     weight.add_argument("--style-weight", type=nonneg_float, default=None,
                         help="beta itself, instead of --balance (the paper's alpha/beta = 1e-3 was tuned for "
                              "another scaling of the VGG's activations)")
-    p.add_argument("--tv-weight", type=nonneg_float, default=0.0,
-                   help="weight of the squared total variation of the pixels (default: %(default)s)")
+    tv = p.add_mutually_exclusive_group()
+    tv.add_argument("--tv-balance", type=nonneg_float, default=0.1,
+                    help="set the TV weight so that the content image's own total variation costs TV_BALANCE times "
+                         "a full content mismatch: 0 turns it off, 0.1 removes pixel speckle, 1 blurs "
+                         "(default: %(default)s)")
+    tv.add_argument("--tv-weight", type=nonneg_float, default=None,
+                    help="the weight of the squared total variation itself, instead of --tv-balance")
     p.add_argument("--init", choices=("content", "noise"), default="content",
-                   help="start from the content image or from uniform noise (default: %(default)s)")
+                   help="start from the content image or from noise around its mean colour (default: %(default)s)")
     p.set_defaults(handler=handlers.style_transfer)
 
 
 def add_texture(sub: Subparsers) -> None:
     p = _image_command(sub, "texture", "texture synthesis from one image",
-                       "Gatys et al. (NeurIPS 2015): from uniform noise, L-BFGS on the pixels matches the Gram "
-                       "matrices of SOURCE at relu1_1 ... relu5_1 of the Oxford VGG16. SOURCE is resized so that its "
-                       "longer side is --size; the output is --size x --size.\n\n"
+                       "Gatys et al. (NeurIPS 2015): from noise around SOURCE's mean colour, L-BFGS-B on the pixels "
+                       "(bounded to [0, 1]) matches the Gram matrices of SOURCE at relu1_1 ... relu5_1 of the Oxford "
+                       "VGG16 normalised as Gatys et al.'s (each filter's mean activation 1). SOURCE is resized so "
+                       "that its longer side is --size; the output is --size x --size. It prints the texture's mean "
+                       "chroma and fine detail next to the source's.\n\n"
                        + SYNTHESIS_TIME.format(measured=MEASURED["texture"]),
                        {"SOURCE": "the texture image"})
     _synthesis_options(p, steps=200, size=256)
