@@ -12,7 +12,14 @@ from imagelosses.backbones import VGGFeatures
 from imagelosses.backbones.normalization import bundled_image, central_square
 from imagelosses.losses.style import content_style_loss, texture_loss
 from imagelosses.metrics import copied_fraction, high_frequency_energy, mean_chroma
-from imagelosses.synthesis import balanced_style_weight, noise_start, stylize, synthesize_texture, total_variation
+from imagelosses.synthesis import (
+    balanced_style_weight,
+    balanced_tv_weight,
+    noise_start,
+    stylize,
+    synthesize_texture,
+    total_variation,
+)
 from tests._harness import raises_exactly
 from tests.vgg_fixtures import (
     oxford_cache,  # noqa: F401  (a fixture)
@@ -164,3 +171,16 @@ def test_texture_of_a_grey_source_is_grey_and_as_detailed_not_a_copy(oxford_cach
     speckled, _ = synthesize_texture(source, extractor=vgg, steps=60, size=64, noise_std=0.5,
                                      generator=torch.Generator().manual_seed(0))
     assert float(mean_chroma(speckled)) * 255 > 40.0
+
+
+def test_balanced_tv_weight_makes_the_contents_own_tv_cost_balance_times_a_content_mismatch() -> None:
+    content, style = _image(0), _image(1)
+    far = content_style_loss(style, content, style, extractor=VGG, return_parts=True, content_layers=CONTENT,
+                             style_layers=STYLE)
+    kw = {"content_layers": CONTENT, "style_layers": STYLE}
+    weight = balanced_tv_weight(content, style, extractor=VGG, balance=0.1, content_weight=2.0, **kw)
+    assert weight * float(total_variation(content)) == pytest.approx(0.1 * 2.0 * float(far.content), rel=1e-5)
+    assert balanced_tv_weight(content, style, extractor=VGG, balance=0.0, **kw) == 0.0
+    with pytest.raises(ValueError, match=r"^content: expected an image with some variation \(for the TV scale\), "
+                                         r"got a constant image$"):
+        balanced_tv_weight(torch.full((1, 3, 16, 16), 0.5), style, extractor=VGG, **kw)

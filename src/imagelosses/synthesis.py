@@ -175,8 +175,8 @@ def _mismatches(content: Tensor, style: Tensor, extractor: VGGFeatures, content_
 
 
 def balanced_tv_weight(content: Tensor, style: Tensor, *, extractor: VGGFeatures, balance: float = 0.1,
-                       content_weight: float = 1.0, content_layers: str | Sequence[str] = GATYS_CONTENT_LAYERS
-                       ) -> float:
+                       content_weight: float = 1.0, content_layers: str | Sequence[str] = GATYS_CONTENT_LAYERS,
+                       style_layers: str | Sequence[str] = GATYS_STYLE_LAYERS) -> float:
     """The TV weight λ_tv at which the photograph's own total variation costs ``balance`` times a full content
     mismatch: ``λ_tv = balance · α · L_content(style image, content) / TV(content)``.
 
@@ -191,7 +191,7 @@ def balanced_tv_weight(content: Tensor, style: Tensor, *, extractor: VGGFeatures
     """
     balance = check_number(balance, "balance", low=0.0)
     content_weight = check_number(content_weight, "content_weight", low=0.0, low_inclusive=False)
-    far, _ = _mismatches(content, style, extractor, content_layers, GATYS_STYLE_LAYERS)
+    far, _ = _mismatches(content, style, extractor, content_layers, style_layers)
     tv = float(total_variation(content))
     if tv <= 0.0:
         fail("content", "an image with some variation (for the TV scale)", "a constant image")
