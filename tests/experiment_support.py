@@ -15,9 +15,6 @@ PNG = b"\x89PNG\r\n\x1a\n"
 #: Numbers written as text in a table cell: "0.1240", "+4.2", "[+1.5, +8.5]", "+0.07 [+0.01, +0.15]", "7.6 / 129.4",
 #: "12 %" (digits with signs, brackets and separators only).
 NUMBER_AS_TEXT = re.compile(r"[-+−.,/%×eE\s\[\]()\d]*\d[-+−.,/%×eE\s\[\]()\d]*")
-#: Experiments whose tables still write numbers as text, each with its owner's issue: style-texture (issue 18;
-#: its tables are being rewritten with the synthesis).
-TEXT_NUMBERS_PENDING = frozenset({"style-texture"})
 
 
 def check_reportable(experiment: Experiment, output: RunOutput) -> None:
@@ -26,8 +23,6 @@ def check_reportable(experiment: Experiment, output: RunOutput) -> None:
     unlabelled = [k for k in output.metrics if metric_meaning(k, experiment.name) is None]
     assert not unlabelled, f"{experiment.name}: metric keys with no row in imagelosses.experiments.report.METRICS: " \
                            f"{unlabelled}"
-    if experiment.name in TEXT_NUMBERS_PENDING:
-        return
     text = [(title, cell) for title, rows in output.tables.items() for row in rows[1:] for cell in row
             if isinstance(cell, str) and NUMBER_AS_TEXT.fullmatch(cell.strip())]
     assert not text, f"{experiment.name}: numbers as text in table cells (title, cell): {text}"

@@ -125,8 +125,8 @@ CALLS: dict[str, Call] = {
     "psnr": Call(ilm.psnr, lambda: (images(), images())),
     "mean_chroma": Call(ilm.mean_chroma, lambda: (images(),)),
     "high_frequency_energy": Call(ilm.high_frequency_energy, lambda: (images(),)),
-    "channel_histogram_distance": Call(ilm.channel_histogram_distance, lambda: (images(), images(b=1))),
-    "copied_fraction": Call(ilm.copied_fraction, lambda: (images(), images(b=1)), {"patch": 4}),
+    "channel_histogram_distance": Call(ilm.channel_histogram_distance, lambda: (images(), images(n=1))),
+    "copied_fraction": Call(ilm.copied_fraction, lambda: (images(), images(n=1)), {"patch": 4}),
     "L1Loss": Call(imagelosses.L1Loss, lambda: (images(), images())),
     "CharbonnierLoss": Call(imagelosses.CharbonnierLoss, lambda: (images(), images())),
     # segmentation

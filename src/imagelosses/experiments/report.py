@@ -302,7 +302,8 @@ METRICS: dict[str, tuple[dict[str, str], tuple[MetricRow, ...]]] = {
         ("mapping_error_gain", "mapping error, without − with the cycle loss, paired over digits", "intensity, 0–1",
          "↑"),
     )),
-    "style-texture": ({"vs_other": "synthesis − the nearest other texture", "vs_noise": "synthesis − its noise start",
+    "style-texture": ({"vs_other": "synthesis − the nearest other texture",
+                       "vs_noise": "synthesis − uniform white noise",
                        "vs_real": "synthesis − the seen real crop", "chroma": "the synthesis",
                        "chroma_start": "the noise start", "chroma_source": "the seen source crop",
                        "ncc_synthesis": "the syntheses", "ncc_stylised": "the stylised results (largest balance)",
@@ -323,6 +324,12 @@ METRICS: dict[str, tuple[dict[str, str], tuple[MetricRow, ...]]] = {
          "max − min over RGB, 0–255", ""),
         ("texture/(?P<m>chroma|chroma_start|chroma_source)", "all textures: mean chroma of {m}",
          "max − min over RGB, 0–255", ""),
+        ("texture/(?P<t>[a-z]+)/detail", "texture {t}: fine detail of the synthesis relative to the seen crop's",
+         "ratio of neighbour-pixel energies, 1 best", ""),
+        ("texture/detail", "all textures: fine detail of the syntheses relative to the seen crops'",
+         "ratio of neighbour-pixel energies, 1 best", ""),
+        ("trade/(?P<c>[a-z]+)_(?P<s>[a-z]+)/detail", "trade-off {c} × {s}: fine detail at the largest balance "
+         "relative to the photograph's", "ratio of neighbour-pixel energies", ""),
         (r"trade/(?P<c>[a-z]+)_(?P<s>[a-z]+)/b(?P<b>[\d.e+]+)/gram", "trade-off {c} × {s}, balance {b}: log10 Gram "
          "distance to unseen style crops (lower: closer to the style)", _DECADES, ""),
         (r"trade/(?P<c>[a-z]+)_(?P<s>[a-z]+)/b(?P<b>[\d.e+]+)/content", "trade-off {c} × {s}, balance {b}: log10 "

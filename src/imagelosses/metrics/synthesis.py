@@ -65,7 +65,8 @@ def channel_histogram_distance(image: Tensor, source: Tensor, *, bins: int = 32)
         fail("source", f"one image or {x.shape[0]} (one per image)", f"shape {fmt_shape(source.shape)}")
 
     def histograms(y: Tensor) -> Tensor:
-        index = (y.clamp(0, 1) * bins).long().clamp_max(bins - 1).flatten(2)  # (N, 3, HW)
+        # NaN counts in bin 0 here; the result is NaN anyway (nan_if_nonfinite below)
+        index = (y.nan_to_num(0.0).clamp(0, 1) * bins).long().clamp_max(bins - 1).flatten(2)  # (N, 3, HW)
         counts = torch.zeros(*index.shape[:2], bins, dtype=y.dtype, device=y.device)
         counts.scatter_add_(2, index, torch.ones_like(index, dtype=y.dtype))
         return counts / index.shape[-1]
