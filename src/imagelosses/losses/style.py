@@ -276,20 +276,14 @@ def texture_loss(input: Tensor | Features, target: Tensor | Features | None = No
         layers: default relu1_1, relu2_1, relu3_1, relu4_1, relu5_1.
         layer_weights: ``w_l`` ≥ 0, one per layer (sequence or dict); default ``1/L``.
         reduction: ``"none"`` → ``(N,)``, ``"mean"``, ``"sum"``.
-        check_range: refuse a target (texture) image with values more than 0.1 outside [0, 1], the range the
-            backbone's preprocessing expects (0..255 or [-1, 1] data would give a loss orders of magnitude off,
-            silently). Only the target is checked, the data, never ``input``: a prediction or a synthesis
-            legitimately overshoots [0, 1] while it is optimised. Eager only (one ``aminmax`` pass; skipped
-            under ``torch.compile``); NaN passes (the loss is then NaN); feature dicts and ``target_grams`` are not
-            checked.
+        check_range: refuse a target (texture) image more than 0.1 outside [0, 1], as :func:`style_loss` does
+            (the target only, never ``input``).
 
     Shape:
         input ``(N, 3|1, H, W)``; target ``(1 or N, 3|1, H', W')``; ``"none"`` → ``(N,)``.
 
     Raises:
-        ValueError: unknown option, both or neither of target/target_grams, Gram shapes that do not fit, a
-            target image outside [0, 1] when ``check_range``.
-        TypeError: non-floating tensors, wrong option types, an extractor that is not a VGGFeatures or a name.
+        ValueError and TypeError: as :func:`style_loss`.
 
     References:
         Gatys, Ecker, Bethge, "Image Style Transfer Using Convolutional Neural Networks", CVPR 2016
