@@ -18,12 +18,13 @@ __all__ = ["MEASURED", "SUBCOMMANDS", "SYNTHESIS_TIME", "add_compare", "add_expe
 
 Subparsers = Any  # argparse's _SubParsersAction, a private name
 
-#: Measured with this command at the defaults (256 px, 200 steps, Oxford VGG16, CPU), one run each, on a 2-core
-#: machine that other jobs kept busy (load average about 9): wall clock and CPU time.
-MEASURED = {"style-transfer": "6 min 13 s (250 s of CPU time)", "texture": "10 min 45 s (259 s of CPU time)"}
-SYNTHESIS_TIME = ("Time: at the defaults (--size 256, --steps 200) one run took {measured} on a busy 2-core CPU, "
-                  "about 1.3 s of CPU per step; time grows with size^2 x steps (--size 128 is about 4x faster). An "
-                  "estimate of the total is printed after the first steps, and the progress shows an ETA. Memory: "
+#: Measured with this command at the defaults (256 px, 200 steps, the normalised Oxford VGG16, L-BFGS-B, CPU), one
+#: run each on this project's 2-core machine with nothing else running: wall clock and CPU time (the style image
+#: 256x170).
+MEASURED = {"style-transfer": "54 s (103 s of CPU time)", "texture": "70 s (134 s of CPU time)"}
+SYNTHESIS_TIME = ("Time: at the defaults (--size 256, --steps 200) one run took {measured} on a quiet 2-core CPU, "
+                  "about 0.5-0.7 s of CPU per step; time grows with size^2 x steps (--size 128 is about 4x faster). "
+                  "An estimate of the total is printed after the first steps, and the progress shows an ETA. Memory: "
                   f"about {FIXED_BYTES / 1e9:.1f} GB + {BYTES_PER_PIXEL / 1000:.0f} KB per pixel "
                   f"({estimate_bytes(256, 256) / 1e9:.1f} GB at 256 px); a --size that does not fit in the memory "
                   "available is refused.")
