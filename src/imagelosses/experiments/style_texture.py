@@ -272,10 +272,10 @@ def _run(ctx: RunContext) -> RunOutput:
 
     figures = _figures(ctx, crops, photos, synths, results, curves) if ctx.make_figures else []
     return RunOutput(metrics=metrics, figures=figures, tables={
-        f"Texture synthesis ({size} px from {side}-px crops, {t_steps} L-BFGS steps): log10 distance ratios on the "
-        "held-out layers to the unseen crops (negative = the synthesis is closer); copy measure = maximum correlation "
-        "over shifts of the detail with the seen crop": texture_rows,
-        f"Style transfer ({size} px, {s_steps} L-BFGS steps from the photograph)": trade_rows})
+        f"Texture synthesis ({size} px from {side}-px crops, {t_steps} L-BFGS-B evaluations): log10 distance ratios "
+        "on the held-out layers to the unseen crops (negative = the synthesis is closer); copy measure = maximum "
+        "correlation over shifts of the detail with the seen crop": texture_rows,
+        f"Style transfer ({size} px, {s_steps} L-BFGS-B evaluations from the photograph)": trade_rows})
 
 
 def _texture_claim(ctx: RunContext, nets: tuple[VGGFeatures, VGGFeatures], crops: dict[str, list[Tensor]],
@@ -536,7 +536,7 @@ SETUP = (
     f"{NOISE_STD}, drawn per seed), L-BFGS-B on the pixels bounded to [0, 1] ({FULL['texture_steps']} loss "
     "evaluations) of Gatys's texture loss Σ_l E_l/5 on relu1_1 … relu5_1 to the seen crop, no TV (the library's "
     "synthesize_texture). (2) Style transfer: from the photograph, α·L_content (relu4_2) + β·L_style (relu1_1 … "
-    f"relu5_1, the seen style crop), {FULL['style_steps']} L-BFGS steps, no TV, at balances "
+    f"relu5_1, the seen style crop), {FULL['style_steps']} L-BFGS-B evaluations, no TV, at balances "
     f"{', '.join(f'{b:g}' for b in FULL['balances'])} (β = balance · α · L_content(style crop) / "
     "L_style(photograph): the paper's α/β = 1e-3 belongs to its rescaled VGG), for 2 photographs × 2 styles; "
     "the seed changes the crops. Measures, all on what the optimiser did not see: Gram distance ‖G(x) − G(y)‖²_F "
