@@ -278,6 +278,23 @@ def _run(ctx: RunContext) -> RunOutput:
         f"Style transfer ({size} px, {s_steps} L-BFGS-B evaluations from the photograph)": trade_rows})
 
 
+def _texture_items(t: str, g_synth: dict[str, Tensor], g_white: dict[str, Tensor],
+                   held: dict[str, list[dict[str, Tensor]]], textures: Sequence[str]) -> dict[str, list[float]]:
+    """The log10 held-out Gram distances of texture ``t``'s items (unseen crop × held-out layer): of the synthesis,
+    of the nearest seen crop of another texture, of the white-noise reference and of the seen crop itself."""
+    own: dict[str, list[float]] = {"synth": [], "other": [], "noise": [], "real": []}
+    for g_unseen in held[t][1:]:
+        d_synth, d_white = gram_distances(g_synth, g_unseen), gram_distances(g_white, g_unseen)
+        d_real = gram_distances(held[t][0], g_unseen)
+        d_others = [gram_distances(held[o][0], g_unseen) for o in textures if o != t]
+        for layer in HELD_OUT_LAYERS:
+            own["synth"].append(_log(d_synth[layer]))
+            own["other"].append(min(_log(d[layer]) for d in d_others))
+            own["noise"].append(_log(d_white[layer]))
+            own["real"].append(_log(d_real[layer]))
+    return own
+
+
 def _texture_claim(ctx: RunContext, nets: tuple[VGGFeatures, VGGFeatures], crops: dict[str, list[Tensor]],
                    held: dict[str, list[dict[str, Tensor]]], metrics: dict[str, float], done: list[int],
                    progress_of: Callable[[], Callable[[int, int], None]]
@@ -305,16 +322,7 @@ def _texture_claim(ctx: RunContext, nets: tuple[VGGFeatures, VGGFeatures], crops
         done[0] += t_steps
         synths[t], curves[f"texture: {t}"] = (synth, start), curve
         g_synth, g_start = _grams(vgg, synth, HELD_OUT_LAYERS), _grams(vgg, white, HELD_OUT_LAYERS)
-        own: dict[str, list[float]] = {"synth": [], "other": [], "noise": [], "real": []}
-        for g_unseen in held[t][1:]:
-            d_synth, d_start = gram_distances(g_synth, g_unseen), gram_distances(g_start, g_unseen)
-            d_real = gram_distances(held[t][0], g_unseen)
-            d_others = [gram_distances(held[o][0], g_unseen) for o in textures if o != t]
-            for layer in HELD_OUT_LAYERS:
-                own["synth"].append(_log(d_synth[layer]))
-                own["other"].append(min(_log(d[layer]) for d in d_others))
-                own["noise"].append(_log(d_start[layer]))
-                own["real"].append(_log(d_real[layer]))
+        own = _texture_items(t, g_synth, g_start, held, textures)
         for key in items:
             items[key] += own[key]
         drop = _log(_texture_loss(opt, synth, seen)) - _log(_texture_loss(opt, start, seen))
@@ -335,11 +343,8 @@ def _texture_claim(ctx: RunContext, nets: tuple[VGGFeatures, VGGFeatures], crops
     _store(metrics, "texture/vs_other", _compare(items["synth"], items["other"], ctx.seed))
     _store(metrics, "texture/vs_noise", _compare(items["synth"], items["noise"], ctx.seed))
     metrics["texture/vs_real"] = float(np.mean(items["synth"]) - np.mean(items["real"]))
-    metrics["texture/optimised_drop"] = float(np.mean([metrics[f"texture/{t}/optimised_drop"] for t in textures]))
-    metrics["texture/chroma"] = float(np.mean([metrics[f"texture/{t}/chroma"] for t in textures]))
-    metrics["texture/chroma_source"] = float(np.mean([metrics[f"texture/{t}/chroma_source"] for t in textures]))
-    metrics["texture/chroma_start"] = float(np.mean([metrics[f"texture/{t}/chroma_start"] for t in textures]))
-    metrics["texture/detail"] = float(np.mean([metrics[f"texture/{t}/detail"] for t in textures]))
+    for key in ("optimised_drop", "chroma", "chroma_source", "chroma_start", "detail"):
+        metrics[f"texture/{key}"] = float(np.mean([metrics[f"texture/{t}/{key}"] for t in textures]))
 
     return synths, curves, texture_rows, ncc_synth
 
