@@ -328,6 +328,10 @@ METRICS: dict[str, tuple[dict[str, str], tuple[MetricRow, ...]]] = {
          "ratio of neighbour-pixel energies, 1 best", ""),
         ("texture/detail", "all textures: fine detail of the syntheses relative to the seen crops'",
          "ratio of neighbour-pixel energies, 1 best", ""),
+        ("texture/(?P<t>[a-z]+)/histogram", "texture {t}: per-channel histogram distance of the synthesis to the "
+         "seen crop", "total variation distance, 0–1", "↓"),
+        ("texture/histogram", "all textures: per-channel histogram distance of the syntheses to the seen crops",
+         "total variation distance, 0–1", "↓"),
         ("trade/(?P<c>[a-z]+)_(?P<s>[a-z]+)/detail", "trade-off {c} × {s}: fine detail at the largest balance "
          "relative to the photograph's", "ratio of neighbour-pixel energies", ""),
         (r"trade/(?P<c>[a-z]+)_(?P<s>[a-z]+)/b(?P<b>[\d.e+]+)/gram", "trade-off {c} × {s}, balance {b}: log10 Gram "

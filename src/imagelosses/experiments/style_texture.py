@@ -39,7 +39,7 @@ from .._core.checks import check_int, fail
 from ..backbones.normalization import bundled_image
 from ..backbones.vgg import VGGFeatures
 from ..losses.style import GATYS_CONTENT_LAYERS, GATYS_STYLE_LAYERS, JOHNSON_STYLE_LAYERS, gram_matrix
-from ..metrics import high_frequency_energy, mean_chroma
+from ..metrics import channel_histogram_distance, high_frequency_energy, mean_chroma
 from ..synthesis import balanced_style_weight, noise_start, stylize, synthesize_texture
 from .base import (
     Experiment,
@@ -310,7 +310,8 @@ def _texture_claim(ctx: RunContext, nets: tuple[VGGFeatures, VGGFeatures], crops
     texture_rows: list[list[Any]] = [["texture", "vs different texture", "vs white noise", "vs real unseen crop",
                                       "optimised-layer drop (seen crop)", "copy measure: synthesis",
                                       "copy measure: unseen crops", "mean chroma: synthesis (0–255)",
-                                      "mean chroma: seen crop (0–255)", "fine detail: synthesis / seen crop"]]
+                                      "mean chroma: seen crop (0–255)", "fine detail: synthesis / seen crop",
+                                      "histogram distance to the seen crop"]]
     ncc_synth: list[float] = []
     for k, t in enumerate(textures):
         seen = crops[t][0]
@@ -336,14 +337,15 @@ def _texture_claim(ctx: RunContext, nets: tuple[VGGFeatures, VGGFeatures], crops
                         f"texture/{t}/vs_real": vs_real, f"texture/{t}/optimised_drop": drop,
                         f"texture/{t}/ncc": ncc, f"texture/{t}/ncc_unseen": ncc_real,
                         f"texture/{t}/chroma": chroma(synth), f"texture/{t}/chroma_start": chroma(start),
-                        f"texture/{t}/chroma_source": chroma(seen), f"texture/{t}/detail": detail_ratio(synth, seen)})
+                        f"texture/{t}/chroma_source": chroma(seen), f"texture/{t}/detail": detail_ratio(synth, seen),
+                        f"texture/{t}/histogram": float(channel_histogram_distance(synth, seen)[0])})
         texture_rows.append([t, round(vs_other, 2), round(vs_noise, 2), round(vs_real, 2), round(drop, 2),
                              round(ncc, 3), round(ncc_real, 3), round(chroma(synth), 1), round(chroma(seen), 1),
-                             round(detail_ratio(synth, seen), 2)])
+                             round(detail_ratio(synth, seen), 2), round(metrics[f"texture/{t}/histogram"], 3)])
     _store(metrics, "texture/vs_other", _compare(items["synth"], items["other"], ctx.seed))
     _store(metrics, "texture/vs_noise", _compare(items["synth"], items["noise"], ctx.seed))
     metrics["texture/vs_real"] = float(np.mean(items["synth"]) - np.mean(items["real"]))
-    for key in ("optimised_drop", "chroma", "chroma_source", "chroma_start", "detail"):
+    for key in ("optimised_drop", "chroma", "chroma_source", "chroma_start", "detail", "histogram"):
         metrics[f"texture/{key}"] = float(np.mean([metrics[f"texture/{t}/{key}"] for t in textures]))
 
     return synths, curves, texture_rows, ncc_synth
@@ -518,6 +520,9 @@ def verdict(summary: Summary) -> Verdict:
                    f"noise start {summary.mean('texture/chroma_start'):.1f}")
         if "texture/detail" in v:
             reason += f"; fine detail of the syntheses {summary.mean('texture/detail'):.2f}× the seen crops'"
+        if "texture/histogram" in v:
+            reason += (f"; per-channel histogram distance to the seen crops {summary.mean('texture/histogram'):.3f} "
+                       "(0: the same value distribution, 1: disjoint)")
     holds = n > 0 and all(texture_ok) and all(style_ok) and all(content_ok) and all(guard_ok)
     return decide(reason, holds=holds, fails=not holds)
 
@@ -558,8 +563,9 @@ SETUP = (
     "to; a crop shifted by a quarter side reads ≈ 1 (reported as a self-check). Descriptive: the drop of the "
     "optimised loss on the seen crop (what L-BFGS minimised; the earlier design's −4.4-decade number), the "
     "synthesis's held-out distance relative to that of the seen crop itself (a real sample of the texture), the "
-    "mean chroma (max − min over RGB, 0–255) of the syntheses, their sources and their noise starts, and their "
-    "fine detail (mean squared difference of neighbouring pixels) relative to the seen crop's (the results': to "
+    "mean chroma (max − min over RGB, 0–255) of the syntheses, their sources and their noise starts, the "
+    "per-channel histogram distance (total variation, 32 bins) to the seen crop, and their fine detail (mean "
+    "squared difference of neighbouring pixels) relative to the seen crop's (the results': to "
     "the photograph's). One thread. Revised again (issue 18): the syntheses had run the unscaled network from "
     "uniform noise with clamped L-BFGS and a TV term, and came out covered in colour speckle. "
     "Revised (issue 16) from a design that ran one seed, tested a monotone trade-off and a Gram drop on the "
