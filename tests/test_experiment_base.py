@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from imagelosses.experiments.base import paired_bootstrap
-from imagelosses.experiments.data import effect
+from imagelosses.experiments.data import effect, gaussian_blur
 from tests.experiment_support import summary
 
 
@@ -48,3 +48,16 @@ def test_the_ticker_reports_every_n_steps_and_the_last() -> None:
     for _ in range(7):
         tick()
     assert calls == [(3, 7), (6, 7), (7, 7)]
+
+
+@pytest.mark.parametrize(("border", "mode"), [("reflect", "mirror"), ("replicate", "nearest")])
+@pytest.mark.parametrize("sigma", [1.0, 2.0])
+def test_gaussian_blur_matches_scipy(border: str, mode: str, sigma: float) -> None:
+    """The experiments' one blur against scipy's gaussian_filter (radius 3σ; torch's "reflect" border is scipy's
+    "mirror", "replicate" is "nearest"), per channel."""
+    from scipy import ndimage
+
+    x = torch.rand(2, 3, 17, 13, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    ours = gaussian_blur(x, sigma, border=border)  # type: ignore[arg-type]
+    theirs = ndimage.gaussian_filter(x.numpy(), sigma=(0, 0, sigma, sigma), mode=mode, truncate=3.0)
+    torch.testing.assert_close(ours, torch.from_numpy(theirs), rtol=0, atol=1e-12)

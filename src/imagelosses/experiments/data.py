@@ -59,8 +59,9 @@ def luminance(x: Tensor) -> Tensor:
     return (16.0 + 65.481 * r + 128.553 * g + 24.966 * b) / 255.0
 
 
-def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
-    """Separable Gaussian blur of ``(N, C, H, W)`` with standard deviation ``sigma`` pixels (reflect border)."""
+def gaussian_blur(x: Tensor, sigma: float, *, border: Literal["reflect", "replicate"] = "reflect") -> Tensor:
+    """Separable Gaussian blur of ``(N, C, H, W)`` with standard deviation ``sigma`` pixels (kernel radius
+    ``max(1, ⌈3σ⌉)``; the border reflected, or replicated with ``border="replicate"``)."""
     if sigma <= 0:
         return x
     radius = max(1, math.ceil(3 * sigma))
@@ -68,7 +69,7 @@ def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
     k = torch.exp(-(t**2) / (2 * sigma**2))
     k = k / k.sum()
     c = x.shape[1]
-    x = F.pad(x, (radius, radius, radius, radius), mode="reflect")
+    x = F.pad(x, (radius, radius, radius, radius), mode=border)
     x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
     return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 

@@ -59,6 +59,7 @@ from .base import (
     paired_bootstrap,
     single_thread,
 )
+from .data import gaussian_blur
 from .figures import save_pyplot_figure
 
 ARMS: tuple[str, ...] = ("bce", "topology")
@@ -213,20 +214,11 @@ def make_break_notch(n: int, size: int, g: torch.Generator, *, gap: float = 3.0
             torch.stack(notched)[:, None].float(), torch.stack(centres))
 
 
-def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
-    """Separable Gaussian blur of ``(N, 1, H, W)`` maps (kernel radius ⌈3σ⌉, replicated borders)."""
-    r = math.ceil(3 * sigma)
-    ax = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
-    w = torch.exp(-ax**2 / (2 * sigma**2))
-    w = w / w.sum()
-    x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), w.view(1, 1, 1, -1))
-    return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), w.view(1, 1, -1, 1))
-
-
 def blurred_mse(pred: Tensor, target: Tensor, sigma: float) -> Tensor:
     """Per-image MSE between the Gaussian-blurred (σ px) prediction and mask → ``(N,)``: the part-A control,
     a loss that prefers compact errors (blurring concentrates them) but knows nothing of connectivity."""
-    return (gaussian_blur(pred, sigma) - gaussian_blur(target, sigma)).square().flatten(1).mean(1)
+    difference = gaussian_blur(pred, sigma, border="replicate") - gaussian_blur(target, sigma, border="replicate")
+    return difference.square().flatten(1).mean(1)
 
 
 def part_a(cfg: Any, vgg: VGGFeatures, g: torch.Generator, seed: int) -> tuple[dict[str, float], dict[str, Any]]:
