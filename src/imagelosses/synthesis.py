@@ -159,19 +159,23 @@ def balanced_style_weight(content: Tensor, style: Tensor, *, extractor: VGGFeatu
 
 
 def _mismatches(content: Tensor, style: Tensor, extractor: VGGFeatures, content_layers: str | Sequence[str],
-                style_layers: str | Sequence[str]) -> tuple[ContentStyleParts, ContentStyleParts]:
+                style_layers: str | Sequence[str], *, near: bool = True) -> list[ContentStyleParts]:
     """The content/style parts of the style image (resized to the content's shape when they differ: the "full
-    content mismatch") and of the content image (the "full style mismatch"), both against (content, style)."""
+    content mismatch") and, with ``near``, of the content image (the "full style mismatch"), both against
+    (content, style)."""
     require_finite(_check_image(content, "content"), "content")
     require_finite(_check_image(style, "style"), "style")
     away = style if style.shape == content.shape else F.interpolate(style, size=content.shape[-2:], mode="bilinear",
                                                                     antialias=True, align_corners=False)
+    parts = []
     with torch.no_grad():
-        far, near = (content_style_loss(image, content, style, extractor=extractor, content_layers=content_layers,
-                                        style_layers=style_layers, return_parts=True) for image in (away, content))
-    if not isinstance(far, ContentStyleParts) or not isinstance(near, ContentStyleParts):  # return_parts=True
-        fail("content_style_loss", "its parts with return_parts=True", type(far).__name__, exc=TypeError)
-    return far, near
+        for image in (away, content) if near else (away,):
+            part = content_style_loss(image, content, style, extractor=extractor, content_layers=content_layers,
+                                      style_layers=style_layers, return_parts=True)
+            if not isinstance(part, ContentStyleParts):  # return_parts=True
+                fail("content_style_loss", "its parts with return_parts=True", type(part).__name__, exc=TypeError)
+            parts.append(part)
+    return parts
 
 
 def balanced_tv_weight(content: Tensor, style: Tensor, *, extractor: VGGFeatures, balance: float = 0.1,
@@ -191,7 +195,7 @@ def balanced_tv_weight(content: Tensor, style: Tensor, *, extractor: VGGFeatures
     """
     balance = check_number(balance, "balance", low=0.0)
     content_weight = check_number(content_weight, "content_weight", low=0.0, low_inclusive=False)
-    far, _ = _mismatches(content, style, extractor, content_layers, style_layers)
+    (far,) = _mismatches(content, style, extractor, content_layers, style_layers, near=False)
     tv = float(total_variation(content))
     if tv <= 0.0:
         fail("content", "an image with some variation (for the TV scale)", "a constant image")
